@@ -1,0 +1,30 @@
+/* cli: the git-style subcommands of the sipsec binary (DESIGN.md, Interfaces).
+ * Each subcommand is a library call so that tests can drive it without a shell.
+ * Exit status: 0 success, 1 error (one line on stderr naming problem and fix),
+ * 2 usage error. */
+#ifndef SPS_CLI_CLI_H
+#define SPS_CLI_CLI_H
+
+#include <stdio.h>
+
+typedef int(sps_cli_cmd_h)(int argc, char **argv);
+
+struct sps_cli_cmd {
+	const char *name;
+	sps_cli_cmd_h *run;
+	const char *summary; /* one line for `sipsec --help` */
+};
+
+/* Entry point: dispatch argv[1] to a subcommand. Returns the exit status. */
+int sps_cli_main(int argc, char **argv);
+
+/* Subcommands (one file each in src/cli/). */
+int sps_cmd_version(int argc, char **argv);
+
+/* Print "sipsec CMD: <message>" on stderr; returns status. */
+int sps_cli_fail(int status, const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* True when argv holds -h or --help. */
+int sps_cli_wants_help(int argc, char **argv);
+
+#endif
