@@ -6,7 +6,9 @@
 
 /* The one table of subcommands: drives dispatch and `sipsec --help`. */
 static const struct sps_cli_cmd commands[] = {
+	{"serve", sps_cmd_serve, "run the SIP server (UDP/TCP 5060, TLS 5061)"},
 	{"version", sps_cmd_version, "print the version of sipsec, OpenSSL and libsrtp2"},
+	{"cert", sps_cmd_cert, "show the certificates, export the CA for clients"},
 };
 
 static void usage(FILE *f)

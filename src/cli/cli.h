@@ -20,11 +20,17 @@ int sps_cli_main(int argc, char **argv);
 
 /* Subcommands (one file each in src/cli/). */
 int sps_cmd_version(int argc, char **argv);
+int sps_cmd_serve(int argc, char **argv);
+int sps_cmd_cert(int argc, char **argv);
 
 /* Print "sipsec CMD: <message>" on stderr; returns status. */
 int sps_cli_fail(int status, const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* True when argv holds -h or --help. */
 int sps_cli_wants_help(int argc, char **argv);
+/* The data directory: flag_value (from --data) when set, else $SIPSEC_DATA
+ * when set, else "./sipsec-data". The result is flag_value, the environment
+ * string or a literal: not to be freed. (cli_common.c) */
+const char *sps_cli_data_dir(const char *flag_value);
 
 #endif

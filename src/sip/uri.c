@@ -180,7 +180,7 @@ static int parse_sip(struct sps_slice rest, struct sps_uri *u, const char **why)
 	if (p < end && *p == ';') {
 		const char *q = memchr(p, '?', (size_t)(end - p));
 		u->params = sps_slice_make(p + 1, (size_t)((q ? q : end) - p - 1));
-		if (parse_params(u->params, u)) {
+		if (!u->params.l || parse_params(u->params, u)) {
 			*why = "bad URI parameter";
 			return EBADMSG;
 		}
@@ -362,6 +362,38 @@ static bool esc_equal(struct sps_slice a, struct sps_slice b, bool ci)
 	return i == a.l && j == b.l;
 }
 
+/* Every "name=value" of a ('&'-separated) appears in b with an equal value. */
+static bool headers_subset(struct sps_slice a, struct sps_slice b)
+{
+	const char *p = a.p, *end = a.p + a.l;
+	while (p && p < end) {
+		const char *e = memchr(p, '&', (size_t)(end - p));
+		if (!e)
+			e = end;
+		struct sps_slice h = sps_slice_make(p, (size_t)(e - p));
+		const char *eq = memchr(h.p, '=', h.l);
+		struct sps_slice hn = sps_slice_make(h.p, eq ? (size_t)(eq - h.p) : h.l);
+		struct sps_slice hv = eq ? sps_slice_make(eq + 1, (size_t)(e - eq - 1)) : SPS_SLICE_NULL;
+		bool found = false;
+		const char *q = b.p, *bend = b.p + b.l;
+		while (!found && q && q < bend) {
+			const char *f = memchr(q, '&', (size_t)(bend - q));
+			if (!f)
+				f = bend;
+			const char *beq = memchr(q, '=', (size_t)(f - q));
+			struct sps_slice bn = sps_slice_make(q, beq ? (size_t)(beq - q) : (size_t)(f - q));
+			struct sps_slice bv = beq ? sps_slice_make(beq + 1, (size_t)(f - beq - 1))
+						  : SPS_SLICE_NULL;
+			found = esc_equal(hn, bn, true) && esc_equal(hv, bv, false);
+			q = f < bend ? f + 1 : NULL;
+		}
+		if (!found)
+			return false;
+		p = e < end ? e + 1 : NULL;
+	}
+	return true;
+}
+
 /* RFC 3261 19.1.4: a parameter that appears in one URI and not the other is
  * ignored, except user, ttl, method, maddr and transport, which must match. */
 static bool param_match(const struct sps_uri *a, const struct sps_uri *b, const char *name)
@@ -408,6 +440,6 @@ bool sps_uri_equal(const struct sps_uri *a, const struct sps_uri *b)
 		}
 		p = e < end ? e + 1 : NULL;
 	}
-	/* headers: all must match (compare as a whole, a simplification of 19.1.4) */
-	return esc_equal(a->headers, b->headers, true);
+	/* headers: the same set, in any order (RFC 3261 19.1.4) */
+	return headers_subset(a->headers, b->headers) && headers_subset(b->headers, a->headers);
 }

@@ -5,10 +5,13 @@ set -euo pipefail
 T=$(mktemp -d /tmp/sipsec-it.XXXXXX)
 SPS_PIDS=()
 cleanup() {
+	local status=$?
+	set +e
 	for p in "${SPS_PIDS[@]:-}"; do
 		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
 	rm -rf "$T"
+	exit $status
 }
 trap cleanup EXIT
 
@@ -44,4 +47,38 @@ wait_for() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# start_sipsec DATA_DIR [serve flags...]: start `sipsec serve` in the
+# background on 127.0.0.1 and wait until it wrote its pid file (readiness).
+# Sets SPS_PID; the log goes to DATA_DIR.log.
+start_sipsec() {
+	local data=$1
+	shift
+	rm -f "$data/sipsec.pid"
+	"$SIPSEC" serve --data "$data" --listen 127.0.0.1 "$@" >"$data.log" 2>&1 &
+	SPS_PID=$!
+	SPS_PIDS+=("$SPS_PID")
+	local i
+	for i in $(seq 1 300); do
+		[ -s "$data/sipsec.pid" ] && return 0
+		kill -0 "$SPS_PID" 2>/dev/null || { cat "$data.log" >&2; fail "sipsec serve exited early"; }
+		sleep 0.1
+	done
+	cat "$data.log" >&2
+	fail "sipsec serve did not become ready"
+}
+
+# stop_sipsec: SIGTERM the last started server and wait for it; fails if it
+# did not exit cleanly (status 0).
+stop_sipsec() {
+	kill -TERM "$SPS_PID"
+	local rc=0
+	wait "$SPS_PID" || rc=$?
+	[ $rc -eq 0 ] || fail "sipsec serve exited with $rc after SIGTERM"
+}
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT (TCP).
+wait_port() {
+	wait_for python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$1"
 }

@@ -1,0 +1,59 @@
+/* server/conf: the one table of `sipsec serve` options (flags, INI file, --help). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/server.h"
+
+#define OFF(f) offsetof(struct sps_server_conf, f)
+#define STR(f) OFF(f), sizeof(((struct sps_server_conf *)0)->f)
+
+const struct sps_opt sps_server_opts[] = {
+	{"data", SPS_OPT_STR, STR(data), 0, 0, NULL, false, false,
+	 "data directory: database, keys, certificates ($SIPSEC_DATA or ./sipsec-data)", "DIR"},
+	{"config", SPS_OPT_STR, STR(config), 0, 0, NULL, false, true,
+	 "INI file with any of these options (flags override it)", "FILE"},
+	{"domain", SPS_OPT_STR, STR(domain), 0, 0, NULL, false, false,
+	 "SIP domain, the realm and the certificate name (default: the host name)", "NAME"},
+	{"listen", SPS_OPT_STR, STR(listen), 0, 0, "0.0.0.0", false, false,
+	 "address to listen on", "ADDR"},
+	{"sip-port", SPS_OPT_INT, OFF(sip_port), 0, 0, 65535, "5060", false, false,
+	 "UDP and TCP port (0 picks a free one)", "PORT"},
+	{"tls-port", SPS_OPT_INT, OFF(tls_port), 0, 0, 65535, "5061", false, false,
+	 "TLS port (0 picks a free one)", "PORT"},
+	{"https-port", SPS_OPT_INT, OFF(https_port), 0, 0, 65535, "8443", false, false,
+	 "HTTPS port for provisioning and the admin API (not served yet)", "PORT"},
+	{"log-level", SPS_OPT_STR, STR(log_level), 0, 0, "info", true, false,
+	 "error, warn, info or debug", "LEVEL"},
+	{"max-connections", SPS_OPT_INT, OFF(max_connections), 0, 16, 1000000, "16384", false,
+	 false, "TCP and TLS connections at most", "N"},
+	{"max-connections-per-ip", SPS_OPT_INT, OFF(max_connections_per_ip), 0, 1, 1000000, "64",
+	 false, false, "connections at most from one source address", "N"},
+	{"idle-timeout", SPS_OPT_INT, OFF(idle_timeout), 0, 1, 86400, "3600", false, false,
+	 "seconds before a silent connection is closed", "SECONDS"},
+	{"tls-handshake-timeout", SPS_OPT_INT, OFF(tls_handshake_timeout), 0, 1, 60, "10", false,
+	 false, "seconds a TLS handshake may take", "SECONDS"},
+	{"handshake-workers", SPS_OPT_INT, OFF(handshake_workers), 0, -1, 256, "0", false, false,
+	 "TLS handshake threads (0: one per core but one, -1: none)", "N"},
+	{"verify-client", SPS_OPT_BOOL, OFF(verify_client), 0, 0, 0, "false", false, false,
+	 "require TLS client certificates issued by --tls-client-ca", NULL},
+	{"tls-client-ca", SPS_OPT_STR, STR(tls_client_ca), 0, 0, NULL, false, false,
+	 "CA file for client certificates (default: the built-in CA)", "FILE"},
+	{"ticket-rotate", SPS_OPT_INT, OFF(ticket_rotate), 0, 60, 604800, "43200", false, false,
+	 "seconds between TLS session ticket key rotations", "SECONDS"},
+};
+const size_t sps_server_nopts = sizeof(sps_server_opts) / sizeof(sps_server_opts[0]);
+
+void sps_server_conf_finish(struct sps_server_conf *conf)
+{
+	if (!conf->data[0]) {
+		const char *env = getenv("SIPSEC_DATA");
+		snprintf(conf->data, sizeof(conf->data), "%s", env && *env ? env : "./sipsec-data");
+	}
+	if (!conf->domain[0]) {
+		char host[256] = "";
+		if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+			strcpy(host, "localhost");
+		snprintf(conf->domain, sizeof(conf->domain), "%s", host);
+	}
+}

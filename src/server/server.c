@@ -1,0 +1,259 @@
+/* server: setup and teardown of `sipsec serve`, and the transport callbacks
+ * that feed received bytes to the SIP handler. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SPS_LOG_MODULE "server"
+#include "core/log.h"
+#include "core/mem.h"
+#include "net/tls_ctx.h"
+#include "pki/pki.h"
+#include "server/server_int.h"
+#include "sip/frame.h"
+
+static void on_udp(const struct sps_sa *src, const struct sps_sa *local, char *data, size_t len,
+		   void *arg)
+{
+	struct sps_server *s = arg;
+	struct sps_origin o = {.tp = SPS_TP_UDP, .src = *src};
+	(void)local;
+	/* RFC 5626 3.5.1 / common practice: a bare CRLF datagram is a keep-alive */
+	if (len <= 4 && strspn(data, "\r\n") >= len)
+		return;
+	sps__server_handle(s, &o, data, len);
+}
+
+/* Stream input: cut messages with the framer, answer pings (RFC 5626 4.4.1). */
+static int on_stream(struct sps_conn *c, const char *buf, size_t len, size_t *consumed, void *arg)
+{
+	struct sps_server *s = arg;
+	struct sps_origin o = {.tp = sps_conn_transport(c), .src = *sps_conn_peer(c), .conn = c};
+	char msgbuf[SPS_SIP_MAX_MSG];
+	size_t off = 0;
+
+	while (off < len && sps_conn_state(c) == SPS_CONN_OPEN) {
+		struct sps_frame f;
+		const char *why = NULL;
+		int err = sps_sip_frame(buf + off, len - off, &f, &why);
+		if (err == ENODATA)
+			break;
+		if (err) {
+			char peer[64];
+			sps_sa_to_str(&o.src, peer, sizeof(peer));
+			SPS_INFO("closing %s connection from %s: %s",
+				 o.tp == SPS_TP_TLS ? "TLS" : "TCP", peer, why ? why : strerror(err));
+			*consumed = len;
+			return err;
+		}
+		if (f.kind == SPS_FRAME_PING)
+			sps_conn_send(c, "\r\n", 2);
+		else if (f.kind == SPS_FRAME_MSG) {
+			/* the parser folds lines in place: give it a private copy */
+			memcpy(msgbuf, buf + off, f.len);
+			sps__server_handle(s, &o, msgbuf, f.len);
+		}
+		off += f.len;
+	}
+	*consumed = off;
+	return 0;
+}
+
+static void on_signal(int signo, void *arg)
+{
+	struct sps_server *s = arg;
+	SPS_INFO("%s received, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+	s->stop_signal = signo;
+	sps_loop_stop(s->loop);
+}
+
+static void on_ticket_timer(void *arg)
+{
+	struct sps_server *s = arg;
+	bool rotated = false;
+	if (sps_tls_ctx_rotate_tickets(s->tls, time(NULL), &rotated) == 0 && rotated)
+		SPS_INFO("TLS session ticket key rotated");
+	sps_timer_start(s->loop, &s->ticket_timer, 60000, on_ticket_timer, s);
+}
+
+/* mkdir -p with mode 0700 for what we create. */
+static int make_dirs(const char *path)
+{
+	char tmp[SPS_PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return errno;
+	return 0;
+}
+
+static int write_pidfile(const char *data)
+{
+	char path[SPS_PATH_MAX + 16], tmp[SPS_PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/sipsec.pid", data);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return errno;
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0)
+		return errno;
+	return rename(tmp, path) ? errno : 0;
+}
+
+static const char *tp_name(enum sps_transport tp)
+{
+	return tp == SPS_TP_UDP ? "UDP" : tp == SPS_TP_TCP ? "TCP" : "TLS";
+}
+
+static int listen_err(char *err, size_t errsize, enum sps_transport tp, const struct sps_sa *sa,
+		      int e)
+{
+	char addr[64];
+	sps_sa_to_str(sa, addr, sizeof(addr));
+	if (e == EADDRINUSE)
+		snprintf(err, errsize,
+			 "cannot listen on %s %s: port %u is already in use; stop the other server "
+			 "or choose another --%s",
+			 tp_name(tp), addr, sps_sa_port(sa), tp == SPS_TP_TLS ? "tls-port" : "sip-port");
+	else
+		snprintf(err, errsize, "cannot listen on %s %s: %s", tp_name(tp), addr, strerror(e));
+	return e;
+}
+
+int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize)
+{
+	struct sps_server s;
+	struct sps_pki_paths paths;
+	struct sps_sa sa, bound;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.conf = conf;
+	sps_mbuf_init(&s.out, SPS_SIP_MAX_MSG);
+	sps_timer_init(&s.ticket_timer);
+
+	if (sps_sa_set_str(&s.local_ip, conf->listen, 0)) {
+		snprintf(err, errsize, "--listen %s is not an IPv4 or IPv6 address", conf->listen);
+		return EINVAL;
+	}
+	if ((rc = make_dirs(conf->data))) {
+		snprintf(err, errsize, "cannot create data directory %s: %s", conf->data,
+			 strerror(rc));
+		return rc;
+	}
+	/* the built-in CA and the SIP certificate, on first start */
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	const char *ips[1] = {conf->listen};
+	struct sps_pki_names names = {conf->domain, host, ips, sps_sa_is_any(&s.local_ip) ? 0 : 1};
+	bool created = false;
+	if ((rc = sps_pki_ensure(conf->data, &names, &created))) {
+		snprintf(err, errsize, "cannot create the certificates in %s/certs: %s%s", conf->data,
+			 strerror(rc),
+			 rc == EINVAL ? " (is --domain a plain host name without '*'?)" : "");
+		return rc;
+	}
+	sps_pki_paths(conf->data, &paths);
+	if (created)
+		SPS_INFO("created the CA and SIP certificate for %s in %s", conf->domain, paths.dir);
+
+	struct sps_tls_conf tc = {
+		.cert_file = paths.sip_cert,
+		.key_file = paths.sip_key,
+		.verify_client = conf->verify_client,
+		.client_ca_file = conf->tls_client_ca[0] ? conf->tls_client_ca : paths.ca_cert,
+		.datadir = conf->data,
+		.ticket_rotate_secs = (unsigned)conf->ticket_rotate,
+	};
+	if ((rc = sps_tls_ctx_server_new(&tc, &s.tls))) {
+		snprintf(err, errsize, "cannot set up TLS with %s: %s", paths.sip_cert, strerror(rc));
+		goto out;
+	}
+	if ((rc = sps_loop_new(&s.loop)) || (rc = sps_arena_new(&s.arena, 0))) {
+		snprintf(err, errsize, "out of memory");
+		goto out;
+	}
+	struct sps_conntab_conf cc = {
+		.max_conns = (unsigned)conf->max_connections,
+		.max_per_ip = (unsigned)conf->max_connections_per_ip,
+		.idle_ms = (uint64_t)conf->idle_timeout * 1000,
+		.handshake_ms = (uint64_t)conf->tls_handshake_timeout * 1000,
+		.hs_workers = conf->handshake_workers,
+	};
+	struct sps_conn_handlers ch = {.recv_h = on_stream, .arg = &s};
+	if ((rc = sps_conntab_new(&s.conns, s.loop, &cc, &ch))) {
+		snprintf(err, errsize, "cannot create the connection table: %s", strerror(rc));
+		goto out;
+	}
+
+	/* UDP and TCP on the SIP port, TLS on the TLS port */
+	sa = s.local_ip;
+	sps_sa_set_port(&sa, (uint16_t)conf->sip_port);
+	if ((rc = sps_udp_listen(&s.udp, s.loop, &sa, on_udp, &s))) {
+		listen_err(err, errsize, SPS_TP_UDP, &sa, rc);
+		goto out;
+	}
+	bound = *sps_udp_local(s.udp);
+	char addr[64];
+	sps_sa_to_str(&bound, addr, sizeof(addr));
+	SPS_INFO("listening on UDP %s", addr);
+	/* TCP on the same port as UDP (when 0 was asked, the one UDP got) */
+	sa = bound;
+	if ((rc = sps_conntab_listen(s.conns, &sa, SPS_TP_TCP, NULL, &bound))) {
+		listen_err(err, errsize, SPS_TP_TCP, &sa, rc);
+		goto out;
+	}
+	sps_sa_to_str(&bound, addr, sizeof(addr));
+	SPS_INFO("listening on TCP %s", addr);
+	sa = s.local_ip;
+	sps_sa_set_port(&sa, (uint16_t)conf->tls_port);
+	if ((rc = sps_conntab_listen(s.conns, &sa, SPS_TP_TLS, s.tls, &bound))) {
+		listen_err(err, errsize, SPS_TP_TLS, &sa, rc);
+		goto out;
+	}
+	sps_sa_to_str(&bound, addr, sizeof(addr));
+	SPS_INFO("listening on TLS %s", addr);
+
+	if ((rc = sps_loop_signals(s.loop, on_signal, &s))) {
+		snprintf(err, errsize, "cannot handle signals: %s", strerror(rc));
+		goto out;
+	}
+	sps_timer_start(s.loop, &s.ticket_timer, 60000, on_ticket_timer, &s);
+	if ((rc = write_pidfile(conf->data))) {
+		snprintf(err, errsize, "cannot write %s/sipsec.pid: %s", conf->data, strerror(rc));
+		goto out;
+	}
+	SPS_INFO("ready: domain %s, data %s", conf->domain, conf->data);
+	rc = sps_loop_run(s.loop);
+	if (rc)
+		snprintf(err, errsize, "event loop failed: %s", strerror(rc));
+	char pid[SPS_PATH_MAX + 16];
+	snprintf(pid, sizeof(pid), "%s/sipsec.pid", conf->data);
+	unlink(pid);
+	SPS_INFO("stopped");
+out:
+	sps_timer_cancel(&s.ticket_timer);
+	if (s.conns)
+		sps_conntab_free(s.conns);
+	if (s.udp)
+		sps_mem_deref(s.udp);
+	if (s.tls)
+		SSL_CTX_free(s.tls);
+	sps_arena_free(s.arena);
+	if (s.loop)
+		sps_loop_free(s.loop);
+	sps_mbuf_free(&s.out);
+	return rc;
+}

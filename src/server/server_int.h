@@ -1,0 +1,42 @@
+/* server internals shared by its files. */
+#ifndef SPS_SERVER_INT_H
+#define SPS_SERVER_INT_H
+
+#include <openssl/ssl.h>
+
+#include "core/arena.h"
+#include "core/loop.h"
+#include "core/mbuf.h"
+#include "net/conn.h"
+#include "net/sa.h"
+#include "net/udp.h"
+#include "server/server.h"
+#include "sip/msg.h"
+
+/* The running server. Owned by sps_server_run; lives on its stack frame.
+ * Invariant: every pointer is valid from setup until teardown. */
+struct sps_server {
+	const struct sps_server_conf *conf;
+	struct sps_loop *loop;
+	struct sps_conntab *conns;
+	struct sps_udp *udp;
+	SSL_CTX *tls;
+	struct sps_timer ticket_timer;
+	struct sps_arena *arena; /* per message, reset after each */
+	struct sps_mbuf out;     /* per response, reset after each */
+	struct sps_sa local_ip;  /* the listen address (port 0) */
+	int stop_signal;
+};
+
+/* Where a message came from and how to answer it. */
+struct sps_origin {
+	enum sps_transport tp;
+	struct sps_sa src;
+	struct sps_conn *conn; /* TCP/TLS: borrowed for the call */
+};
+
+/* Handle one received message in buf[0..len) (writable, as the parser
+ * folds lines in place). Answers on the origin's transport. */
+void sps__server_handle(struct sps_server *s, const struct sps_origin *o, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `sipsec serve`: first start creates the CA; SIPp OPTIONS over UDP, TCP and
+# TLS (socat in front of SIPp's TCP mode) get 200; the exported CA verifies
+# the server certificate; a port in use is a clear error; SIGTERM stops cleanly.
+. "$(dirname "$0")/lib.sh"
+
+D=$T/data
+SIP=$(free_port)
+TLS=$(free_port)
+start_sipsec "$D" --domain sip.test --sip-port "$SIP" --tls-port "$TLS"
+grep -q "listening on UDP 127.0.0.1:$SIP" "$D.log" || fail "no UDP listener line"
+grep -q "listening on TLS 127.0.0.1:$TLS" "$D.log" || fail "no TLS listener line"
+
+# keys are private
+for k in "$D"/certs/*.key; do
+	[ "$(stat -c %a "$k")" = 600 ] || fail "$k is mode $(stat -c %a "$k"), expected 600"
+done
+
+# the CA an administrator hands to softphones
+"$SIPSEC" cert ca-export "$T/cert.pem" --data "$D" || fail "ca-export"
+openssl verify -CAfile "$T/cert.pem" "$D/certs/sip.pem" || fail "server cert does not verify"
+"$SIPSEC" cert show --data "$D" >"$T/show" || fail "cert show"
+grep -q "sip.test" "$T/show" || fail "cert show does not name the domain"
+
+SC=$SPS_TOP/tests/integration/scenarios
+run_sipp() { # transport target
+	local lp
+	lp=$(free_port)
+	(cd "$T" && sipp -sf "$SC/options.xml" -m 1 -t "$1" -i 127.0.0.1 -p "$lp" "$2" \
+		-timeout 15s -timeout_error -nostdin -trace_err >/dev/null 2>&1) ||
+		{ cat "$T"/*errors.log 2>/dev/null; return 1; }
+}
+run_sipp u1 "127.0.0.1:$SIP" || fail "SIPp OPTIONS over UDP did not get 200"
+run_sipp t1 "127.0.0.1:$SIP" || fail "SIPp OPTIONS over TCP did not get 200"
+
+# TLS: socat terminates TLS towards sipsec, verifying its certificate and name
+SOC=$(free_port)
+socat "TCP-LISTEN:$SOC,bind=127.0.0.1,reuseaddr,fork" \
+	"OPENSSL:127.0.0.1:$TLS,cafile=$T/cert.pem,verify=1,commonname=sip.test" 2>"$T/socat.log" &
+SPS_PIDS+=($!)
+wait_port "$SOC" || fail "socat did not start"
+run_sipp t1 "127.0.0.1:$SOC" || { cat "$T/socat.log"; fail "SIPp OPTIONS over TLS did not get 200"; }
+
+# a second server on the same ports: one line naming the port, status 1
+set +e
+"$SIPSEC" serve --data "$T/d2" --listen 127.0.0.1 --sip-port "$SIP" --tls-port "$(free_port)" \
+	2>"$T/err2" >/dev/null
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "port in use exited $rc, expected 1"
+grep -q "port $SIP is already in use" "$T/err2" || fail "port in use message: $(cat "$T/err2")"
+
+stop_sipsec
+grep -q "stopped" "$D.log" || fail "no clean stop logged"
+[ ! -e "$D/sipsec.pid" ] || fail "pid file left behind"
+echo "serve ok"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# TLS: openssl s_client verifies the server against the exported CA, completes
+# a TLS 1.3 handshake, and after a server restart resumes the session with the
+# ticket it got before (ticket keys live in the data dir). TLS 1.1 is refused.
+. "$(dirname "$0")/lib.sh"
+
+D=$T/data
+SIP=$(free_port)
+TLS=$(free_port)
+start_sipsec "$D" --domain sip.test --sip-port "$SIP" --tls-port "$TLS"
+"$SIPSEC" cert ca-export "$T/cert.pem" --data "$D"
+
+# One OPTIONS, then bytes without Content-Length: the server answers the
+# OPTIONS, then closes the stream as broken, which ends s_client (no sleeps).
+req() {
+	printf 'OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bK%s\r\nFrom: <sip:t@sip.test>;tag=1\r\nTo: <sip:sip.test>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\nEND\r\n\r\n' "$1" "$1"
+}
+client() {
+	timeout 20 openssl s_client -connect "127.0.0.1:$TLS" -CAfile "$T/cert.pem" \
+		-verify_return_error -verify_hostname sip.test -servername sip.test -ign_eof "$@"
+}
+req a1 | client -tls1_3 -sess_out "$T/sess.pem" >"$T/s1.out" 2>&1 || true
+grep -q "Verify return code: 0 (ok)" "$T/s1.out" || { cat "$T/s1.out"; fail "certificate not verified"; }
+grep -q "New, TLSv1.3" "$T/s1.out" || { cat "$T/s1.out"; fail "no TLS 1.3 handshake"; }
+grep -q "SIP/2.0 200 OK" "$T/s1.out" || { cat "$T/s1.out"; fail "no 200 to OPTIONS over TLS"; }
+[ -s "$T/sess.pem" ] || fail "no session ticket saved"
+
+stop_sipsec
+start_sipsec "$D" --domain sip.test --sip-port "$SIP" --tls-port "$TLS"
+req a2 | client -tls1_3 -sess_in "$T/sess.pem" >"$T/s2.out" 2>&1 || true
+grep -q "Reused, TLSv1.3" "$T/s2.out" || { cat "$T/s2.out"; fail "session not resumed after restart"; }
+grep -q "SIP/2.0 200 OK" "$T/s2.out" || fail "no 200 on the resumed session"
+
+# TLS 1.2 works, TLS 1.1 is refused
+req a3 | client -tls1_2 >"$T/s3.out" 2>&1 || true
+grep -q "New, TLSv1.2" "$T/s3.out" || { cat "$T/s3.out"; fail "no TLS 1.2 handshake"; }
+if echo | timeout 10 openssl s_client -connect "127.0.0.1:$TLS" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >"$T/s4.out" 2>&1; then
+	grep -q "Cipher is (NONE)\|handshake failure\|no protocols available\|alert" "$T/s4.out" ||
+		{ cat "$T/s4.out"; fail "TLS 1.1 was accepted"; }
+fi
+stop_sipsec
+echo "tls resume ok"
