@@ -52,9 +52,13 @@ static int parse_host(struct sps_slice s, bool *ipv6)
 }
 
 /* uri-parameters (RFC 3261 25.1): each ";" pname ["=" pvalue], both 1*paramchar. */
+#define MAX_URI_PARAMS 32
+
 static int parse_params(struct sps_slice s, struct sps_uri *u)
 {
 	const char *p = s.p, *end = s.p + s.l;
+	struct sps_slice seen[MAX_URI_PARAMS];
+	unsigned nseen = 0;
 
 	while (p < end) {
 		const char *e = memchr(p, ';', (size_t)(end - p));
@@ -71,6 +75,13 @@ static int parse_params(struct sps_slice s, struct sps_uri *u)
 		}
 		if (!span_ok(name, SPS_C_PARAM, false))
 			return EBADMSG;
+		/* a parameter name appears once at most (RFC 3261 19.1.1); bounded count */
+		if (nseen == MAX_URI_PARAMS)
+			return EBADMSG;
+		for (unsigned i = 0; i < nseen; i++)
+			if (sps_slice_eq_ci(seen[i], name))
+				return EBADMSG;
+		seen[nseen++] = name;
 		if (sps_slice_eq_cstr_ci(name, "transport"))
 			u->transport = val;
 		else if (sps_slice_eq_cstr_ci(name, "maddr"))
@@ -277,6 +288,8 @@ int sps_uri_parse(struct sps_slice s, struct sps_uri *out, const char **why)
 
 int sps_param_find(struct sps_slice params, const char *name, struct sps_slice *val)
 {
+	if (!params.p)
+		return ENOENT;
 	const char *p = params.p, *end = params.p + params.l;
 	struct sps_slice want = sps_slice_cstr(name);
 
@@ -365,6 +378,10 @@ static bool esc_equal(struct sps_slice a, struct sps_slice b, bool ci)
 /* Every "name=value" of a ('&'-separated) appears in b with an equal value. */
 static bool headers_subset(struct sps_slice a, struct sps_slice b)
 {
+	if (!a.p)
+		return true;
+	if (!b.p)
+		return a.l == 0;
 	const char *p = a.p, *end = a.p + a.l;
 	while (p && p < end) {
 		const char *e = memchr(p, '&', (size_t)(end - p));
@@ -423,7 +440,7 @@ bool sps_uri_equal(const struct sps_uri *a, const struct sps_uri *b)
 		if (!param_match(a, b, must[i]))
 			return false;
 	/* other parameters present in both must be equal */
-	const char *p = a->params.p, *end = a->params.p + a->params.l;
+	const char *p = a->params.p, *end = p ? p + a->params.l : NULL;
 	while (p && p < end) {
 		const char *e = memchr(p, ';', (size_t)(end - p));
 		if (!e)
