@@ -26,7 +26,8 @@ int sps_mbuf_puts(struct sps_mbuf *mb, const char *s);
 int sps_mbuf_put_slice(struct sps_mbuf *mb, struct sps_slice s);
 int sps_mbuf_printf(struct sps_mbuf *mb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-int sps_mbuf_vprintf(struct sps_mbuf *mb, const char *fmt, va_list ap);
+int sps_mbuf_vprintf(struct sps_mbuf *mb, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 static inline int sps_mbuf_err(const struct sps_mbuf *mb) { return mb->err; }
 static inline struct sps_slice sps_mbuf_slice(const struct sps_mbuf *mb)
 {

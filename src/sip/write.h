@@ -41,7 +41,8 @@ struct sps_sip_edit {
 	uint64_t drop;                          /* bitmask (1 << id) of header ids to drop entirely */
 	unsigned drop_top_via;                  /* remove this many topmost Via entries */
 	unsigned drop_top_route;                /* remove this many topmost Route entries */
-	int max_forwards;                       /* >= 0 replaces Max-Forwards (added when absent) */
+	int max_forwards;                       /* >= 0 replaces Max-Forwards (added when absent);
+						 * -1 keeps it: a zeroed edit sets 0, so always set it */
 	const struct sps_slice *body;           /* new body, NULL keeps it */
 	const char *content_type;               /* with body: the new Content-Type (NULL: drop) */
 };
