@@ -2,6 +2,8 @@
  * ticket keys that survive restarts. */
 #include "net/tls_ctx.h"
 
+#include "core/file.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -91,18 +93,6 @@ static int tk_key_new(struct tk_key *k, time_t now)
 		return EIO;
 	k->created = (int64_t)now;
 	return 0;
-}
-
-static int mkdir_private(const char *path)
-{
-	struct stat st;
-	if (mkdir(path, 0700) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return errno;
-	if (stat(path, &st) != 0)
-		return errno;
-	return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
 /* Write len bytes to path atomically with mode 0600 from creation on:
@@ -270,8 +260,8 @@ static int tk_state_new(const struct sps_tls_conf *conf, struct tk_state **out)
 		int n = snprintf(st->path, sizeof(st->path), "%s/tls", conf->datadir);
 		if (n < 0 || (size_t)n + sizeof("/ticket-keys.tmp.4294967295") > sizeof(st->path))
 			rc = ENAMETOOLONG;
-		if (rc == 0 && (rc = mkdir_private(conf->datadir)) == 0 &&
-		    (rc = mkdir_private(st->path)) == 0) {
+		if (rc == 0 && (rc = sps_file_mkdir_private(conf->datadir)) == 0 &&
+		    (rc = sps_file_mkdir_private(st->path)) == 0) {
 			strcat(st->path, "/ticket-keys");
 			st->persist = true;
 			rc = tk_load(st);

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "core/file.h"
 #include "core/log.h"
 
 #define CA_DAYS 3650
@@ -173,18 +174,6 @@ static int names_check(const struct sps_pki_names *nm)
 }
 
 /* ---- files ---- */
-
-static int mkdir_private(const char *path)
-{
-	struct stat st;
-	if (mkdir(path, 0700) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return errno;
-	if (stat(path, &st) != 0)
-		return errno;
-	return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-}
 
 static int file_exists(const char *path, bool *yes)
 {
@@ -473,7 +462,7 @@ int sps_pki_ensure(const char *datadir, const struct sps_pki_names *names, bool 
 	sps_mbuf_init(&san, 0);
 	if ((rc = san_build(names, &san)) != 0)
 		goto out;
-	if ((rc = mkdir_private(datadir)) != 0 || (rc = mkdir_private(p.dir)) != 0)
+	if ((rc = sps_file_mkdir_private(datadir)) != 0 || (rc = sps_file_mkdir_private(p.dir)) != 0)
 		goto out;
 	if ((rc = file_exists(p.ca_cert, &have_ca)) != 0 ||
 	    (rc = file_exists(p.sip_cert, &have_sip)) != 0 ||

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #define SPS_LOG_MODULE "server"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "net/tls_ctx.h"
@@ -80,24 +81,6 @@ static void on_ticket_timer(void *arg)
 	sps_timer_start(s->loop, &s->ticket_timer, 60000, on_ticket_timer, s);
 }
 
-/* mkdir -p with mode 0700 for what we create. */
-static int make_dirs(const char *path)
-{
-	char tmp[SPS_PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return errno;
-	return 0;
-}
-
 static int write_pidfile(const char *data)
 {
 	char path[SPS_PATH_MAX + 16], tmp[SPS_PATH_MAX + 32];
@@ -148,7 +131,7 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 		snprintf(err, errsize, "--listen %s is not an IPv4 or IPv6 address", conf->listen);
 		return EINVAL;
 	}
-	if ((rc = make_dirs(conf->data))) {
+	if ((rc = sps_file_mkdir_private(conf->data))) {
 		snprintf(err, errsize, "cannot create data directory %s: %s", conf->data,
 			 strerror(rc));
 		return rc;
