@@ -10,7 +10,7 @@ WERROR ?= 0
 BUILD := build/$(MODE)
 
 # Layers, highest first (link order). Folders that do not exist yet are skipped.
-LAYERS := cli server diag admin provision registrar proxy media sdp store pki sip net core
+LAYERS := cli server diag admin provision registrar proxy auth media sdp store pki sip net core
 LAYERS := $(foreach l,$(LAYERS),$(if $(wildcard src/$(l)/*.c),$(l)))
 
 PKGS := openssl libsrtp2 sqlite3 jansson libpcap
