@@ -1,6 +1,7 @@
 /* sip/hdr: the parsers of single header values (RFC 3261 section 20, 25.1).
  * Each takes a trimmed value slice and fills a struct allocated in the arena. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sip/chars.h"
@@ -642,5 +643,78 @@ int sps__hdr_parse(struct sps_sip_msg *m, struct sps_sip_hdr *h, struct sps_aren
 	default:
 		break;
 	}
+	return 0;
+}
+
+/* ---- RFC 3261 18.2.1 / RFC 3581 4: received and rport on the top Via ---- */
+
+static bool param_named(struct sps_slice piece, const char *name)
+{
+	size_t n = 0;
+	while (n < piece.l && piece.p[n] != '=' && piece.p[n] != ' ' && piece.p[n] != '\t')
+		n++;
+	return sps_slice_eq_cstr_ci(sps_slice_make(piece.p, n), name);
+}
+
+int sps_sip_msg_via_received(struct sps_sip_msg *m, const char *ip, uint16_t port,
+			     struct sps_arena *arena)
+{
+	struct sps_sip_hdr *h = NULL;
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		if (m->hdrs[i].id == SPS_HDR_VIA) {
+			h = &m->hdrs[i];
+			break;
+		}
+	}
+	if (!h || !h->parsed || !ip)
+		return EINVAL;
+	struct sps_via *v = h->parsed;
+	bool add_received = v->rport || !sps_slice_eq_cstr_ci(v->host, ip);
+	if (!add_received && !v->rport)
+		return 0;
+
+	const char *vend = h->value.p + h->value.l;
+	const char *pend = v->params.l ? v->params.p - 1 : vend; /* the first ';' */
+	struct sps_slice prefix = sps_slice_trim(sps_slice_make(h->value.p, (size_t)(pend - h->value.p)));
+	size_t cap = h->value.l + strlen(ip) + 32;
+	char *out = sps_arena_zalloc(arena, cap);
+	if (!out)
+		return ENOMEM;
+	size_t n = 0;
+	memcpy(out, prefix.p, prefix.l);
+	n = prefix.l;
+	/* keep every parameter but received and rport, verbatim */
+	const char *p = v->params.l ? v->params.p : vend;
+	while (p < vend) {
+		const char *s = p;
+		while (p < vend && *p != ';') {
+			if (*p == '"') {
+				const char *q = sps__skip_quoted(p, vend);
+				p = q ? q : vend;
+			} else {
+				p++;
+			}
+		}
+		struct sps_slice piece = sps_slice_trim(sps_slice_make(s, (size_t)(p - s)));
+		if (p < vend)
+			p++; /* ';' */
+		if (!piece.l || param_named(piece, "received") || param_named(piece, "rport"))
+			continue;
+		out[n++] = ';';
+		memcpy(out + n, piece.p, piece.l);
+		n += piece.l;
+	}
+	const char *recv = out + n + strlen(";received=");
+	if (add_received)
+		n += (size_t)snprintf(out + n, cap - n, ";received=%s", ip);
+	size_t rlen = strlen(ip);
+	if (v->rport)
+		n += (size_t)snprintf(out + n, cap - n, ";rport=%u", (unsigned)port);
+	h->value = sps_slice_make(out, n);
+	v->raw = h->value;
+	if (add_received)
+		v->received = sps_slice_make(recv, rlen);
+	if (v->rport)
+		v->rport_val = port;
 	return 0;
 }

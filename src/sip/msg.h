@@ -207,6 +207,16 @@ const char *sps_sip_hdr_name(enum sps_hdr_id id);
 enum sps_sip_method sps_sip_method_id(struct sps_slice name);
 const char *sps_sip_method_name(enum sps_sip_method m);
 
+/* RFC 3261 18.2.1 and RFC 3581 4: note on the top Via where the request
+ * really came from. Adds received=ip when the sent-by host differs from ip
+ * or rport is present, and rport=port when rport was requested; existing
+ * received/rport parameters are replaced. The new value is built in arena
+ * and replaces the top Via entry's value (so responses and forwarded copies
+ * carry it); m->via's parsed fields are updated. Returns 0, EINVAL when m
+ * has no Via, or ENOMEM. */
+int sps_sip_msg_via_received(struct sps_sip_msg *m, const char *ip, uint16_t port,
+			     struct sps_arena *arena);
+
 /* Semantic checks a proxy applies before acting (RFC 3261 8.2, 16.3; RFC 4475
  * section 3.1.2 and 3.3): mandatory headers present and single where they
  * must be, CSeq method equal to the request method, Request-URI without
