@@ -8,6 +8,7 @@
 
 #define SPS_LOG_MODULE "sip"
 #include "core/log.h"
+#include "core/mem.h"
 #include "server/server_int.h"
 #include "sip/salvage.h"
 #include "sip/write.h"
@@ -17,22 +18,29 @@ static const char allow_list[] = "OPTIONS, ACK, CANCEL";
 /* Option tags we support (RFC 3261 8.2.2.3); none yet. */
 static const char *const supported_tags[] = {NULL};
 
+/* Where responses to req go (RFC 3261 18.2.2, RFC 3581 4): over the
+ * connection it came on; for UDP to the source address, and to the source
+ * port when the Via asked for rport, else the Via's sent-by port. */
+static void response_dest(const struct sps_origin *o, const struct sps_sip_msg *req,
+			  struct sps_tsx_dest *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->tp = o->tp;
+	d->addr = o->src;
+	d->conn_id = o->conn ? sps_conn_id(o->conn) : 0;
+	if (o->tp == SPS_TP_UDP && req && req->via && !req->via->rport)
+		sps_sa_set_port(&d->addr, req->via->port ? req->via->port : 5060);
+}
+
+/* Send what is in s->out statelessly (no transaction: a malformed request). */
 static void send_out(struct sps_server *s, const struct sps_origin *o, const struct sps_sip_msg *req)
 {
 	struct sps_slice out = sps_mbuf_slice(&s->out);
-	if (o->tp != SPS_TP_UDP) {
-		/* RFC 3261 18.2.2: back over the connection the request came on */
-		sps_conn_send(o->conn, out.p, out.l);
-		return;
-	}
-	/* RFC 3261 18.2.2 and RFC 3581: to the source address; to the source port
-	 * when the Via has rport, else to the Via's sent-by port. */
-	struct sps_sa dst = o->src;
-	if (req && req->via && !req->via->rport)
-		sps_sa_set_port(&dst, req->via->port ? req->via->port : 5060);
-	int err = sps_udp_send(s->udp, &dst, out.p, out.l);
+	struct sps_tsx_dest d;
+	response_dest(o, req, &d);
+	int err = sps__server_send(&d, out.p, out.l, s);
 	if (err)
-		SPS_DEBUG("udp send failed: %s", strerror(err));
+		SPS_DEBUG("send failed: %s", strerror(err));
 }
 
 /* A stable To tag for a stateless answer: the same request retransmitted gets
@@ -49,9 +57,11 @@ static void make_tag(const struct sps_sip_msg *m, char tag[17])
 	snprintf(tag, 17, "%016llx", (unsigned long long)h);
 }
 
-static void respond(struct sps_server *s, const struct sps_origin *o, const struct sps_sip_msg *req,
-		    unsigned code, const char *reason, const struct sps_sip_newhdr *extra,
-		    size_t nextra)
+/* Answer req with code: through its server transaction t when there is one
+ * (kept for retransmissions), else statelessly. */
+void sps__server_respond(struct sps_server *s, const struct sps_origin *o,
+			 const struct sps_sip_msg *req, struct sps_tsx *t, unsigned code,
+			 const char *reason, const struct sps_sip_newhdr *extra, size_t nextra)
 {
 	char tag[17];
 	make_tag(req, tag);
@@ -62,8 +72,18 @@ static void respond(struct sps_server *s, const struct sps_origin *o, const stru
 		SPS_DEBUG("cannot build %u response: %s", code, strerror(err));
 		return;
 	}
-	send_out(s, o, req);
+	if (!t) {
+		send_out(s, o, req);
+		return;
+	}
+	struct sps_slice out = sps_mbuf_slice(&s->out);
+	err = sps_tsx_respond(t, code, out.p, out.l);
+	if (err)
+		SPS_DEBUG("cannot send %u response: %s", code, strerror(err));
 }
+
+#define respond(s, o, m, code, reason, extra, n) \
+	sps__server_respond(s, o, m, t, code, reason, extra, n)
 
 /* RFC 3261 8.2.2.3: the first Require/Proxy-Require option tag we lack. */
 static const struct sps_sip_hdr *unsupported_tag(const struct sps_sip_msg *m)
@@ -97,17 +117,42 @@ static bool for_us(const struct sps_server *s, const struct sps_sip_msg *m)
 }
 
 static void handle_request(struct sps_server *s, const struct sps_origin *o,
-			   const struct sps_sip_msg *m)
+			   struct sps_sip_msg *m)
 {
 	const char *why;
+	struct sps_tsx *t = NULL;
 	unsigned code = sps_sip_msg_validate(m, &why);
 
-	if (m->meth == SPS_METHOD_ACK)
-		return; /* never answered (RFC 3261 17.2.1: absorbed hop-by-hop) */
 	if (code) {
-		respond(s, o, m, code, why, NULL, 0);
+		if (m->meth != SPS_METHOD_ACK)
+			respond(s, o, m, code, why, NULL, 0); /* stateless */
 		return;
 	}
+	/* RFC 3261 18.2.1, RFC 3581 4: note where it really came from */
+	char ip[64];
+	if (sps_sa_ip_str(&o->src, ip, sizeof(ip)) == 0)
+		sps_sip_msg_via_received(m, ip, sps_sa_port(&o->src), s->arena);
+	/* RFC 3261 17.2.3: retransmissions and ACKs for non-2xx end here */
+	if (sps_tsx_server_absorb(s->tsx, m))
+		return;
+	if (m->meth == SPS_METHOD_ACK)
+		return; /* an ACK for a 2xx: no dialogs through us yet; dropped */
+	struct sps_tsx_dest d;
+	response_dest(o, m, &d);
+	int err = sps_tsx_server_new(&t, s->tsx, m, &d, NULL, NULL);
+	if (err && err != EINVAL) {
+		SPS_DEBUG("no transaction for %.*s: %s", SPS_SLICE_FMT(m->method), strerror(err));
+		return;
+	}
+	/* EINVAL: no RFC 3261 branch (an RFC 2543 peer): answered statelessly */
+	sps__server_dispatch(s, o, m, t);
+	sps_mem_deref(t);
+}
+
+/* Requests with a transaction (t may be NULL: stateless). */
+void sps__server_dispatch(struct sps_server *s, const struct sps_origin *o,
+			  struct sps_sip_msg *m, struct sps_tsx *t)
+{
 	bool local = for_us(s, m);
 	/* RFC 3261 16.3 step 3: a request to forward with Max-Forwards 0 gets 483;
 	 * a request for the server itself is processed (RFC 4475 3.3.11) */
@@ -137,10 +182,13 @@ static void handle_request(struct sps_server *s, const struct sps_origin *o,
 			respond(s, o, m, 403, "Relaying denied", NULL, 0);
 		}
 		return;
-	case SPS_METHOD_CANCEL:
-		/* no transaction to cancel: nothing is forwarded yet */
-		respond(s, o, m, 481, NULL, NULL, 0);
+	case SPS_METHOD_CANCEL: {
+		/* RFC 3261 9.2: 200 when the INVITE is known (a UAS that already
+		 * answered it finally has nothing more to do), else 481 */
+		struct sps_tsx *inv = sps_tsx_server_find_invite(s->tsx, m);
+		respond(s, o, m, inv ? 200 : 481, NULL, NULL, 0);
 		return;
+	}
 	case SPS_METHOD_OTHER:
 		respond(s, o, m, 501, NULL, &allow, 1);
 		return;
@@ -169,5 +217,6 @@ void sps__server_handle(struct sps_server *s, const struct sps_origin *o, char *
 	}
 	if (m->is_request)
 		handle_request(s, o, m);
-	/* responses: no client transactions yet, so nothing matches; dropped */
+	else if (!sps_tsx_client_absorb(s->tsx, m))
+		SPS_DEBUG("dropped a response that matches no transaction");
 }

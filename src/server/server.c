@@ -64,6 +64,20 @@ static int on_stream(struct sps_conn *c, const char *buf, size_t len, size_t *co
 	return 0;
 }
 
+int sps__server_send(const struct sps_tsx_dest *d, const char *buf, size_t len, void *arg)
+{
+	struct sps_server *s = arg;
+	if (d->tp == SPS_TP_UDP)
+		return sps_udp_send(s->udp, &d->addr, buf, len);
+	/* RFC 3261 18.2.2: over the connection the request came on; when it
+	 * has closed, the response is lost (a new connection to the sent-by
+	 * address is what a phone behind NAT could not accept anyway) */
+	struct sps_conn *c = sps_conntab_lookup(s->conns, d->conn_id);
+	if (!c)
+		return ENOTCONN;
+	return sps_conn_send(c, buf, len);
+}
+
 static void on_signal(int signo, void *arg)
 {
 	struct sps_server *s = arg;
@@ -175,6 +189,10 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 		.handshake_ms = (uint64_t)conf->tls_handshake_timeout * 1000,
 		.hs_workers = conf->handshake_workers,
 	};
+	if ((rc = sps_tsx_layer_new(&s.tsx, s.loop, NULL, sps__server_send, &s))) {
+		snprintf(err, errsize, "out of memory");
+		goto out;
+	}
 	struct sps_conn_handlers ch = {.recv_h = on_stream, .arg = &s};
 	if ((rc = sps_conntab_new(&s.conns, s.loop, &cc, &ch))) {
 		snprintf(err, errsize, "cannot create the connection table: %s", strerror(rc));
@@ -228,6 +246,8 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 	SPS_INFO("stopped");
 out:
 	sps_timer_cancel(&s.ticket_timer);
+	/* open transactions are dropped: their peers retransmit elsewhere */
+	sps_tsx_layer_free(s.tsx);
 	if (s.conns)
 		sps_conntab_free(s.conns);
 	if (s.udp)
