@@ -89,4 +89,9 @@ bool sps_digest_fail(struct sps_digest *d, const void *addr, size_t len, int64_t
 bool sps_digest_blocked(struct sps_digest *d, const void *addr, size_t len, int64_t now);
 void sps_digest_success(struct sps_digest *d, const void *addr, size_t len);
 
+/* The credential's username with its quoted-pairs undone (RFC 3261 25.1),
+ * NUL-terminated, for looking up the user's HA1. Returns 0, EINVAL when the
+ * credential has no username, ENOSPC when it does not fit in size bytes. */
+int sps_digest_cred_user(const struct sps_auth *cred, char *out, size_t size);
+
 #endif

@@ -9,6 +9,8 @@ static const struct sps_cli_cmd commands[] = {
 	{"serve", sps_cmd_serve, "run the SIP server (UDP/TCP 5060, TLS 5061)"},
 	{"version", sps_cmd_version, "print the version of sipsec, OpenSSL and libsrtp2"},
 	{"cert", sps_cmd_cert, "show the certificates, export the CA for clients"},
+	{"user", sps_cmd_user, "add, list, delete users (SIP accounts); set passwords"},
+	{"registrations", sps_cmd_registrations, "list the registered phones and their transport"},
 };
 
 static void usage(FILE *f)

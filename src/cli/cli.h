@@ -22,6 +22,8 @@ int sps_cli_main(int argc, char **argv);
 int sps_cmd_version(int argc, char **argv);
 int sps_cmd_serve(int argc, char **argv);
 int sps_cmd_cert(int argc, char **argv);
+int sps_cmd_user(int argc, char **argv);
+int sps_cmd_registrations(int argc, char **argv);
 
 /* Print "sipsec CMD: <message>" on stderr; returns status. */
 int sps_cli_fail(int status, const char *cmd, const char *fmt, ...)

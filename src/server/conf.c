@@ -41,6 +41,20 @@ const struct sps_opt sps_server_opts[] = {
 	 "CA file for client certificates (default: the built-in CA)", "FILE"},
 	{"ticket-rotate", SPS_OPT_INT, OFF(ticket_rotate), 0, 60, 604800, "43200", false, false,
 	 "seconds between TLS session ticket key rotations", "SECONDS"},
+	{"digest-algorithms", SPS_OPT_STR, STR(digest_algorithms), 0, 0, "SHA-256,MD5", false,
+	 false,
+	 "digest challenges offered, most preferred first (RFC 8760); put MD5 first or alone "
+	 "for phones that try only the first challenge", "LIST"},
+	{"nonce-ttl", SPS_OPT_INT, OFF(nonce_ttl), 0, 1, 86400, "300", false, false,
+	 "seconds a digest nonce stays fresh (then stale=true)", "SECONDS"},
+	{"min-expires", SPS_OPT_INT, OFF(min_expires), 0, 1, 86400, "60", false, false,
+	 "shortest registration accepted; shorter ones get 423 (RFC 3261 10.3)", "SECONDS"},
+	{"default-expires", SPS_OPT_INT, OFF(default_expires), 0, 1, 604800, "3600", false, false,
+	 "registration time when the phone names none", "SECONDS"},
+	{"max-expires", SPS_OPT_INT, OFF(max_expires), 0, 1, 604800, "86400", false, false,
+	 "longest registration granted; longer requests are shortened", "SECONDS"},
+	{"max-contacts", SPS_OPT_INT, OFF(max_contacts), 0, 1, 1000, "10", false, false,
+	 "registered contacts per user at most", "N"},
 };
 const size_t sps_server_nopts = sizeof(sps_server_opts) / sizeof(sps_server_opts[0]);
 

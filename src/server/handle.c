@@ -14,9 +14,9 @@
 #include "sip/write.h"
 
 /* The methods this server handles now; drives Allow. */
-static const char allow_list[] = "OPTIONS, ACK, CANCEL";
-/* Option tags we support (RFC 3261 8.2.2.3); none yet. */
-static const char *const supported_tags[] = {NULL};
+static const char allow_list[] = "OPTIONS, REGISTER, ACK, CANCEL";
+/* Option tags we support (RFC 3261 8.2.2.3): Path (RFC 3327), outbound (RFC 5626). */
+static const char *const supported_tags[] = {"path", "outbound", NULL};
 
 /* Where responses to req go (RFC 3261 18.2.2, RFC 3581 4): over the
  * connection it came on; for UDP to the source address, and to the source
@@ -57,17 +57,23 @@ static void make_tag(const struct sps_sip_msg *m, char tag[17])
 	snprintf(tag, 17, "%016llx", (unsigned long long)h);
 }
 
+int sps__server_build(struct sps_server *s, const struct sps_sip_msg *req, unsigned code,
+		      const char *reason, const struct sps_sip_newhdr *extra, size_t nextra)
+{
+	char tag[17];
+	make_tag(req, tag);
+	sps_mbuf_reset(&s->out);
+	return sps_sip_resp_write(&s->out, req, code, reason, code == 100 ? NULL : tag, extra,
+				  nextra, NULL, SPS_SLICE_NULL);
+}
+
 /* Answer req with code: through its server transaction t when there is one
  * (kept for retransmissions), else statelessly. */
 void sps__server_respond(struct sps_server *s, const struct sps_origin *o,
 			 const struct sps_sip_msg *req, struct sps_tsx *t, unsigned code,
 			 const char *reason, const struct sps_sip_newhdr *extra, size_t nextra)
 {
-	char tag[17];
-	make_tag(req, tag);
-	sps_mbuf_reset(&s->out);
-	int err = sps_sip_resp_write(&s->out, req, code, reason, code == 100 ? NULL : tag, extra,
-				     nextra, NULL, SPS_SLICE_NULL);
+	int err = sps__server_build(s, req, code, reason, extra, nextra);
 	if (err) {
 		SPS_DEBUG("cannot build %u response: %s", code, strerror(err));
 		return;
@@ -102,18 +108,18 @@ static const struct sps_sip_hdr *unsupported_tag(const struct sps_sip_msg *m)
 	return NULL;
 }
 
+bool sps__server_is_us(const struct sps_server *s, struct sps_slice host)
+{
+	if (sps_slice_eq_cstr_ci(host, s->conf->domain))
+		return true;
+	char ip[64];
+	return sps_sa_ip_str(&s->local_ip, ip, sizeof(ip)) == 0 && sps_slice_eq_cstr_ci(host, ip);
+}
+
 /* Is the Request-URI this server itself (no user part, or our domain / address)? */
 static bool for_us(const struct sps_server *s, const struct sps_sip_msg *m)
 {
-	if (!m->ruri.user.l)
-		return true;
-	if (sps_slice_eq_cstr_ci(m->ruri.host, s->conf->domain))
-		return true;
-	char ip[64];
-	if (sps_sa_ip_str(&s->local_ip, ip, sizeof(ip)) == 0 &&
-	    sps_slice_eq_cstr_ci(m->ruri.host, ip))
-		return true;
-	return false;
+	return !m->ruri.user.l || sps__server_is_us(s, m->ruri.host);
 }
 
 static void handle_request(struct sps_server *s, const struct sps_origin *o,
@@ -175,12 +181,15 @@ void sps__server_dispatch(struct sps_server *s, const struct sps_origin *o,
 			struct sps_sip_newhdr hs[] = {
 				allow,
 				{"Accept", SPS_SLICE_LIT("application/sdp")},
-				{"Supported", SPS_SLICE_LIT("")},
+				{"Supported", SPS_SLICE_LIT("path, outbound")},
 			};
 			respond(s, o, m, 200, NULL, hs, 3);
 		} else {
 			respond(s, o, m, 403, "Relaying denied", NULL, 0);
 		}
+		return;
+	case SPS_METHOD_REGISTER:
+		sps__server_register(s, o, m, t);
 		return;
 	case SPS_METHOD_CANCEL: {
 		/* RFC 3261 9.2: 200 when the INVITE is known (a UAS that already

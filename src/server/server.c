@@ -78,6 +78,11 @@ int sps__server_send(const struct sps_tsx_dest *d, const char *buf, size_t len, 
 	return sps_conn_send(c, buf, len);
 }
 
+static void on_close(struct sps_conn *c, int err, void *arg)
+{
+	sps__server_conn_closed(arg, c);
+}
+
 static void on_signal(int signo, void *arg)
 {
 	struct sps_server *s = arg;
@@ -193,7 +198,9 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 		snprintf(err, errsize, "out of memory");
 		goto out;
 	}
-	struct sps_conn_handlers ch = {.recv_h = on_stream, .arg = &s};
+	if ((rc = sps__server_register_init(&s, err, errsize)))
+		goto out;
+	struct sps_conn_handlers ch = {.recv_h = on_stream, .close_h = on_close, .arg = &s};
 	if ((rc = sps_conntab_new(&s.conns, s.loop, &cc, &ch))) {
 		snprintf(err, errsize, "cannot create the connection table: %s", strerror(rc));
 		goto out;
@@ -250,6 +257,8 @@ out:
 	sps_tsx_layer_free(s.tsx);
 	if (s.conns)
 		sps_conntab_free(s.conns);
+	/* after the connections: their flows are marked closed in the last commit */
+	sps__server_register_fini(&s);
 	if (s.udp)
 		sps_mem_deref(s.udp);
 	if (s.tls)

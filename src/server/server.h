@@ -28,6 +28,12 @@ struct sps_server_conf {
 	bool verify_client;
 	char tls_client_ca[SPS_PATH_MAX];
 	int ticket_rotate;
+	char digest_algorithms[32];
+	int nonce_ttl;
+	int min_expires;
+	int default_expires;
+	int max_expires;
+	int max_contacts;
 };
 
 extern const struct sps_opt sps_server_opts[];

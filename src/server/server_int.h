@@ -23,6 +23,17 @@ struct sps_server {
 	struct sps_conntab *conns;
 	struct sps_udp *udp;
 	struct sps_tsx_layer *tsx;
+	struct sps_store *store;
+	struct sps_digest *digest;
+	struct sps_registrar *reg;
+	int algs[2];     /* enum sps_digest_alg, most preferred first */
+	unsigned nalgs;
+	char boot_id[33];
+	struct sps_timer expire_timer;
+	/* replies held until the store's group commit (register.c) */
+	struct sps_pending *pending;
+	size_t npending, cap_pending;
+	bool store_failed; /* logged once */
 	SSL_CTX *tls;
 	struct sps_timer ticket_timer;
 	struct sps_arena *arena; /* per message, reset after each */
@@ -51,6 +62,24 @@ void sps__server_dispatch(struct sps_server *s, const struct sps_origin *o,
 void sps__server_respond(struct sps_server *s, const struct sps_origin *o,
 			 const struct sps_sip_msg *req, struct sps_tsx *t, unsigned code,
 			 const char *reason, const struct sps_sip_newhdr *extra, size_t nextra);
+
+/* Build a response to req into s->out (To tag stable per request). */
+int sps__server_build(struct sps_server *s, const struct sps_sip_msg *req, unsigned code,
+		      const char *reason, const struct sps_sip_newhdr *extra, size_t nextra);
+
+/* Is the Request-URI host this server (our domain or listen address)? */
+bool sps__server_is_us(const struct sps_server *s, struct sps_slice host);
+
+/* REGISTER (register.c): digest authentication, then the registrar; the
+ * reply waits for the group commit when bindings were written. */
+void sps__server_register(struct sps_server *s, const struct sps_origin *o,
+			  const struct sps_sip_msg *m, struct sps_tsx *t);
+/* Start/stop the registrar side: store, digest secret, registrar, idle hook
+ * for the group commit, expiry timer. Returns 0 or an errno with err set. */
+int sps__server_register_init(struct sps_server *s, char *err, size_t errsize);
+void sps__server_register_fini(struct sps_server *s);
+/* A stream connection closed: its flows are gone. */
+void sps__server_conn_closed(struct sps_server *s, struct sps_conn *c);
 
 /* Handle one received message in buf[0..len) (writable, as the parser
  * folds lines in place). Answers on the origin's transport. */
