@@ -14,7 +14,8 @@
 #include "sip/write.h"
 
 /* The methods this server handles now; drives Allow. */
-static const char allow_list[] = "OPTIONS, REGISTER, ACK, CANCEL";
+static const char allow_list[] =
+	"INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY, MESSAGE, PRACK";
 /* Option tags we support (RFC 3261 8.2.2.3): Path (RFC 3327), outbound (RFC 5626). */
 static const char *const supported_tags[] = {"path", "outbound", NULL};
 
@@ -141,8 +142,10 @@ static void handle_request(struct sps_server *s, const struct sps_origin *o,
 	/* RFC 3261 17.2.3: retransmissions and ACKs for non-2xx end here */
 	if (sps_tsx_server_absorb(s->tsx, m))
 		return;
-	if (m->meth == SPS_METHOD_ACK)
-		return; /* an ACK for a 2xx: no dialogs through us yet; dropped */
+	if (m->meth == SPS_METHOD_ACK) {
+		sps__server_proxy(s, o, m, NULL); /* an ACK for a 2xx: end to end */
+		return;
+	}
 	struct sps_tsx_dest d;
 	response_dest(o, m, &d);
 	int err = sps_tsx_server_new(&t, s->tsx, m, &d, NULL, NULL);
@@ -175,6 +178,12 @@ void sps__server_dispatch(struct sps_server *s, const struct sps_origin *o,
 		}
 	}
 	struct sps_sip_newhdr allow = {"Allow", SPS_SLICE_LIT(allow_list)};
+	/* to a user, or along a Route: the proxy's (RFC 3261 16) */
+	bool to_server = !m->ruri.user.l && !sps_sip_msg_hdr_next(m, SPS_HDR_ROUTE, NULL);
+	if (!to_server && m->meth != SPS_METHOD_REGISTER && m->meth != SPS_METHOD_CANCEL) {
+		sps__server_proxy(s, o, m, t);
+		return;
+	}
 	switch (m->meth) {
 	case SPS_METHOD_OPTIONS:
 		if (local) {
@@ -196,6 +205,8 @@ void sps__server_dispatch(struct sps_server *s, const struct sps_origin *o,
 		 * answered it finally has nothing more to do), else 481 */
 		struct sps_tsx *inv = sps_tsx_server_find_invite(s->tsx, m);
 		respond(s, o, m, inv ? 200 : 481, NULL, NULL, 0);
+		if (inv)
+			sps__server_proxy_cancel(s, inv); /* RFC 3261 16.10 */
 		return;
 	}
 	case SPS_METHOD_OTHER:

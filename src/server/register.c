@@ -127,7 +127,7 @@ static void defer(struct sps_server *s, const struct sps_origin *o, const struct
 /* 401 with one challenge per configured algorithm, most preferred first
  * (RFC 7616 3.7, RFC 8760 2.4). */
 static void challenge(struct sps_server *s, const struct sps_origin *o,
-		      const struct sps_sip_msg *m, struct sps_tsx *t, bool stale)
+		      const struct sps_sip_msg *m, struct sps_tsx *t, bool stale, bool proxy)
 {
 	struct sps_mbuf mb[2];
 	struct sps_sip_newhdr hs[2];
@@ -137,12 +137,13 @@ static void challenge(struct sps_server *s, const struct sps_origin *o,
 		sps_mbuf_init(&mb[i], 1024);
 		err |= sps_digest_challenge(s->digest, &mb[i], (enum sps_digest_alg)s->algs[i],
 					    s->conf->domain, stale, now);
-		hs[i] = (struct sps_sip_newhdr){"WWW-Authenticate", sps_mbuf_slice(&mb[i])};
+		hs[i] = (struct sps_sip_newhdr){proxy ? "Proxy-Authenticate" : "WWW-Authenticate",
+						sps_mbuf_slice(&mb[i])};
 	}
 	if (err)
 		sps__server_respond(s, o, m, t, 500, NULL, NULL, 0);
 	else
-		sps__server_respond(s, o, m, t, 401, NULL, hs, s->nalgs);
+		sps__server_respond(s, o, m, t, proxy ? 407 : 401, NULL, hs, s->nalgs);
 	for (unsigned i = 0; i < s->nalgs; i++)
 		sps_mbuf_free(&mb[i]);
 }
@@ -177,20 +178,20 @@ static void failed(struct sps_server *s, const struct sps_origin *o, const char 
 		SPS_WARN("too many failed authentications from %s; refusing it for a while", ip);
 }
 
-/* RFC 3261 22.4 / RFC 7616: authenticate m as a user. Returns the user name
- * in user (0) or answers the request itself (non-zero). */
-static int authenticate(struct sps_server *s, const struct sps_origin *o,
-			const struct sps_sip_msg *m, struct sps_tsx *t, const char *ip,
-			char user[SPS_USER_NAME_MAX + 1])
+int sps__server_authenticate(struct sps_server *s, const struct sps_origin *o,
+			     const struct sps_sip_msg *m, struct sps_tsx *t, bool proxy,
+			     char user[SPS_USER_NAME_MAX + 1])
 {
+	char ip[64];
+	sps_sa_ip_str(&o->src, ip, sizeof(ip));
 	const char *realm = s->conf->domain;
 	if (sps_digest_blocked(s->digest, ip, strlen(ip), now_s())) {
 		sps__server_respond(s, o, m, t, 403, "Too Many Failed Attempts", NULL, 0);
 		return 1;
 	}
-	const struct sps_auth *cred = sps_digest_find_cred(m, false, realm);
+	const struct sps_auth *cred = sps_digest_find_cred(m, proxy, realm);
 	if (!cred) {
-		challenge(s, o, m, t, false);
+		challenge(s, o, m, t, false, proxy);
 		return 1;
 	}
 	enum sps_digest_alg alg;
@@ -200,7 +201,7 @@ static int authenticate(struct sps_server *s, const struct sps_origin *o,
 			offered |= s->algs[i] == (int)alg; /* no downgrade to one we did not offer */
 	if (!offered || sps_digest_cred_user(cred, user, SPS_USER_NAME_MAX + 1) != 0) {
 		failed(s, o, ip);
-		challenge(s, o, m, t, false);
+		challenge(s, o, m, t, false, proxy);
 		return 1;
 	}
 	/* An unknown user is checked against a throw-away hash so that the
@@ -222,11 +223,11 @@ static int authenticate(struct sps_server *s, const struct sps_origin *o,
 		sps_digest_success(s->digest, ip, strlen(ip));
 		return 0;
 	case SPS_DIGEST_STALE:
-		challenge(s, o, m, t, true); /* RFC 7616 3.3: right password, old nonce */
+		challenge(s, o, m, t, true, proxy); /* RFC 7616 3.3: right password, old nonce */
 		return 1;
 	case SPS_DIGEST_MALFORMED:
 		failed(s, o, ip);
-		challenge(s, o, m, t, false);
+		challenge(s, o, m, t, false, proxy);
 		return 1;
 	default: /* BAD, REPLAY: one answer for wrong password and unknown user */
 		failed(s, o, ip);
@@ -252,7 +253,7 @@ void sps__server_register(struct sps_server *s, const struct sps_origin *o,
 		sps_sa_to_str(sps_udp_local(s->udp), local, sizeof(local));
 
 	char user[SPS_USER_NAME_MAX + 1];
-	if (authenticate(s, o, m, t, ip, user))
+	if (sps__server_authenticate(s, o, m, t, false, user))
 		return;
 
 	struct sps_reg_origin ro = {

@@ -233,6 +233,8 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 	}
 	sps_sa_to_str(&bound, addr, sizeof(addr));
 	SPS_INFO("listening on TLS %s", addr);
+	s.tls_port = sps_sa_port(&bound);
+	sps__server_proxy_init(&s);
 
 	if ((rc = sps_loop_signals(s.loop, on_signal, &s))) {
 		snprintf(err, errsize, "cannot handle signals: %s", strerror(rc));
@@ -255,6 +257,8 @@ out:
 	sps_timer_cancel(&s.ticket_timer);
 	/* open transactions are dropped: their peers retransmit elsewhere */
 	sps_tsx_layer_free(s.tsx);
+	if (s.loop)
+		sps__server_proxy_fini(&s);
 	if (s.conns)
 		sps_conntab_free(s.conns);
 	/* after the connections: their flows are marked closed in the last commit */

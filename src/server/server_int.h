@@ -17,6 +17,8 @@
 
 /* The running server. Owned by sps_server_run; lives on its stack frame.
  * Invariant: every pointer is valid from setup until teardown. */
+struct call;
+
 struct sps_server {
 	const struct sps_server_conf *conf;
 	struct sps_loop *loop;
@@ -26,6 +28,10 @@ struct sps_server {
 	struct sps_store *store;
 	struct sps_digest *digest;
 	struct sps_registrar *reg;
+	uint16_t tls_port;  /* the bound TLS port (Record-Route) */
+	struct call *calls; /* proxied requests still in progress (proxy.c) */
+	size_t ncalls;
+	struct sps_timer sweep_timer;
 	int algs[2];     /* enum sps_digest_alg, most preferred first */
 	unsigned nalgs;
 	char boot_id[33];
@@ -74,6 +80,21 @@ bool sps__server_is_us(const struct sps_server *s, struct sps_slice host);
  * reply waits for the group commit when bindings were written. */
 void sps__server_register(struct sps_server *s, const struct sps_origin *o,
 			  const struct sps_sip_msg *m, struct sps_tsx *t);
+/* RFC 3261 22.4 / RFC 7616: authenticate m (REGISTER: 401 and
+ * Authorization; proxy: 407 and Proxy-Authorization). Returns 0 with the
+ * user name in user, or non-zero after answering the request itself. */
+int sps__server_authenticate(struct sps_server *s, const struct sps_origin *o,
+			     const struct sps_sip_msg *m, struct sps_tsx *t, bool proxy,
+			     char user[65]);
+
+/* The stateful proxy (proxy.c): requests other than REGISTER/OPTIONS to
+ * the server; CANCEL of a proxied INVITE; setup and teardown. */
+void sps__server_proxy(struct sps_server *s, const struct sps_origin *o, struct sps_sip_msg *m,
+		       struct sps_tsx *t);
+void sps__server_proxy_cancel(struct sps_server *s, struct sps_tsx *invite);
+void sps__server_proxy_init(struct sps_server *s);
+void sps__server_proxy_fini(struct sps_server *s);
+
 /* Start/stop the registrar side: store, digest secret, registrar, idle hook
  * for the group commit, expiry timer. Returns 0 or an errno with err set. */
 int sps__server_register_init(struct sps_server *s, char *err, size_t errsize);

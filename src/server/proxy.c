@@ -1,0 +1,636 @@
+/* server/proxy: the stateful proxy core (RFC 3261 section 16) - requests to
+ * registered users forked to every usable binding, best response chosen
+ * (16.7), CANCEL passed to pending branches, double Record-Route with flow
+ * tokens so that in-dialog requests come back through us and go out over the
+ * connection each phone registered on (RFC 5626 5.3 style flow tokens).
+ *
+ * A Record-Route / Route URI of ours looks like
+ *   <sip:F@ADDR:PORT;transport=tcp;lr>
+ * where F is "c<conn id>" for the stream connection of the side that entry
+ * faces, or "u" for UDP; the entry facing a side is added with the address
+ * and transport that side talks to (RFC 5658 double record-routing). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SPS_LOG_MODULE "proxy"
+#include "core/log.h"
+#include "core/mem.h"
+#include "registrar/registrar.h"
+#include "server/server_int.h"
+#include "store/store.h"
+
+#define MAX_BRANCHES 8
+
+struct call;
+
+/* One forwarded copy of the request (RFC 3261 16.6). */
+struct branch {
+	struct call *call;
+	struct sps_tsx *ct;      /* client transaction (ref) */
+	struct sps_tsx_dest dest;
+	char *req;               /* the request sent, for a CANCEL */
+	size_t req_len;
+	unsigned status;         /* last status seen, 0 none */
+	bool done;               /* a final response, or the transaction ended */
+	char side_flow[32];      /* flow token of the callee side */
+};
+
+/* A proxied request: the server transaction plus its branches. Refcounted;
+ * held by each branch's client transaction callback (as udata) and by the
+ * server transaction's udata. */
+struct call {
+	struct call *next;       /* s->calls: the list holds one reference */
+	struct sps_server *s;
+	struct sps_tsx *st;      /* server transaction (ref), NULL for ACK */
+	char *buf;               /* the request, kept for building responses */
+	struct sps_arena *arena;
+	struct sps_sip_msg *req;
+	struct branch br[MAX_BRANCHES];
+	unsigned nbr;
+	unsigned best;           /* best final non-2xx so far */
+	char *best_resp;
+	size_t best_len;
+	bool got_2xx, cancelled, answered;
+};
+
+static void call_destroy(void *obj)
+{
+	struct call *c = obj;
+	for (unsigned i = 0; i < c->nbr; i++) {
+		sps_mem_deref(c->br[i].ct);
+		free(c->br[i].req);
+	}
+	sps_mem_deref(c->st);
+	free(c->best_resp);
+	free(c->buf);
+	sps_arena_free(c->arena);
+}
+
+static const char *tp_param(enum sps_transport tp)
+{
+	return tp == SPS_TP_UDP ? "udp" : tp == SPS_TP_TCP ? "tcp" : "tls";
+}
+
+/* Our address as the side using transport tp sees it. */
+static void our_hostport(struct sps_server *s, enum sps_transport tp, uint64_t conn_id,
+			 char *buf, size_t size)
+{
+	struct sps_conn *c = conn_id ? sps_conntab_lookup(s->conns, conn_id) : NULL;
+	const struct sps_sa *sa = c ? sps_conn_local(c) : NULL;
+	struct sps_sa tmp;
+	if (!sa) {
+		tmp = s->local_ip;
+		sps_sa_set_port(&tmp, tp == SPS_TP_TLS ? s->tls_port : sps_sa_port(sps_udp_local(s->udp)));
+		sa = &tmp;
+	}
+	if (sps_sa_is_any(sa))
+		snprintf(buf, size, "%s:%u", s->conf->domain, sps_sa_port(sa));
+	else
+		sps_sa_to_str(sa, buf, size);
+}
+
+static void flow_token(const struct sps_tsx_dest *d, char *buf, size_t size)
+{
+	if (d->tp == SPS_TP_UDP)
+		snprintf(buf, size, "u");
+	else
+		snprintf(buf, size, "c%llu", (unsigned long long)d->conn_id);
+}
+
+/* ---- responses upstream (RFC 3261 16.7) ---- */
+
+static void send_upstream(struct call *c, unsigned code, const char *buf, size_t len)
+{
+	if (!c->st)
+		return;
+	int err = sps_tsx_respond(c->st, code, buf, len);
+	if (err && err != EALREADY)
+		SPS_DEBUG("cannot forward %u upstream: %s", code, strerror(err));
+}
+
+/* Forward resp upstream without our Via (16.7 step 9). */
+static void forward_resp(struct call *c, const struct sps_sip_msg *resp)
+{
+	struct sps_server *s = c->s;
+	struct sps_sip_edit e = {.drop_top_via = 1, .max_forwards = -1};
+	sps_mbuf_reset(&s->out);
+	if (sps_sip_msg_copy(&s->out, resp, &e) == 0)
+		send_upstream(c, resp->status, s->out.buf, s->out.len);
+}
+
+/* A locally generated final answer to the original request. */
+static void answer(struct call *c, unsigned code, const char *reason)
+{
+	if (!c->req || c->answered)
+		return;
+	c->answered = true;
+	if (sps__server_build(c->s, c->req, code, reason, NULL, 0) == 0)
+		send_upstream(c, code, c->s->out.buf, c->s->out.len);
+}
+
+/* 16.7 step 6: the class ranking used to pick the best final response:
+ * 6xx first, then the lowest class; 503 counts as 500. */
+static int rank(unsigned code)
+{
+	if (code >= 600)
+		return 0;
+	if (code == 503)
+		code = 500;
+	return (int)code;
+}
+
+static void cancel_branch(struct call *c, struct branch *b);
+
+static void all_done_check(struct call *c)
+{
+	for (unsigned i = 0; i < c->nbr; i++)
+		if (!c->br[i].done)
+			return;
+	if (c->got_2xx || c->answered)
+		return;
+	if (c->best_resp) {
+		c->answered = true;
+		send_upstream(c, c->best, c->best_resp, c->best_len);
+	} else {
+		/* only transaction failures: no branch answered (16.7 step 6) */
+		answer(c, c->best == 503 ? 480 : 408, c->best == 503 ? "Unreachable" : "No Answer");
+	}
+}
+
+static void on_branch_resp(struct sps_tsx *t, unsigned code, const struct sps_sip_msg *resp,
+			   void *arg)
+{
+	struct branch *b = arg;
+	struct call *c = b->call;
+	sps_mem_ref(c);
+	b->status = code;
+	if (code < 200) {
+		if (code > 100 && resp && !c->answered)
+			forward_resp(c, resp); /* 16.7 step 5: provisionals go up */
+	} else if (code < 300) {
+		b->done = true;
+		if (resp) {
+			forward_resp(c, resp); /* every 2xx goes up (16.7 step 5) */
+			c->got_2xx = true;
+			c->answered = true;
+		}
+		/* 16.7 step 10: a 2xx cancels the other branches */
+		for (unsigned i = 0; i < c->nbr; i++)
+			if (&c->br[i] != b && !c->br[i].done)
+				cancel_branch(c, &c->br[i]);
+	} else {
+		b->done = true;
+		if (resp && !c->answered &&
+		    (!c->best_resp || rank(code) < rank(c->best))) {
+			struct sps_server *s = c->s;
+			struct sps_sip_edit e = {.drop_top_via = 1, .max_forwards = -1};
+			sps_mbuf_reset(&s->out);
+			if (sps_sip_msg_copy(&s->out, resp, &e) == 0) {
+				char *p = malloc(s->out.len);
+				if (p) {
+					memcpy(p, s->out.buf, s->out.len);
+					free(c->best_resp);
+					c->best_resp = p;
+					c->best_len = s->out.len;
+					c->best = code;
+				}
+			}
+		} else if (!resp && !c->best_resp && (!c->best || rank(code) < rank(c->best))) {
+			c->best = code; /* 408 / 503 from the transaction itself */
+		}
+		if (code >= 600) /* 16.7 step 5/10: a 6xx ends the search */
+			for (unsigned i = 0; i < c->nbr; i++)
+				if (!c->br[i].done)
+					cancel_branch(c, &c->br[i]);
+		all_done_check(c);
+	}
+	sps_mem_deref(c);
+}
+
+/* RFC 3261 9.1: CANCEL with the branch's Request-URI, Via, From, To,
+ * Call-ID, CSeq number and Route. Sent in its own client transaction. */
+static void cancel_branch(struct call *c, struct branch *b)
+{
+	if (b->done || !b->req || !b->ct || b->status == 0)
+		return; /* 9.1: no CANCEL before a provisional; the timer ends it */
+	struct sps_server *s = c->s;
+	char *scratch = malloc(b->req_len);
+	struct sps_arena *a = NULL;
+	if (!scratch || sps_arena_new(&a, 0)) {
+		free(scratch);
+		return;
+	}
+	memcpy(scratch, b->req, b->req_len);
+	struct sps_sip_msg *m;
+	const char *why;
+	if (sps_sip_msg_parse(scratch, b->req_len, a, &m, &why) == 0) {
+		struct sps_sip_newhdr hs[40];
+		size_t n = 0;
+		const struct sps_sip_hdr *h;
+		char cseq[32];
+		snprintf(cseq, sizeof(cseq), "%u CANCEL", m->cseq.num);
+		if ((h = sps_sip_msg_hdr_next(m, SPS_HDR_VIA, NULL)))
+			hs[n++] = (struct sps_sip_newhdr){"Via", h->value};
+		hs[n++] = (struct sps_sip_newhdr){"Max-Forwards", SPS_SLICE_LIT("70")};
+		if ((h = sps_sip_msg_hdr_next(m, SPS_HDR_FROM, NULL)))
+			hs[n++] = (struct sps_sip_newhdr){"From", h->value};
+		if ((h = sps_sip_msg_hdr_next(m, SPS_HDR_TO, NULL)))
+			hs[n++] = (struct sps_sip_newhdr){"To", h->value};
+		hs[n++] = (struct sps_sip_newhdr){"Call-ID", m->call_id};
+		hs[n++] = (struct sps_sip_newhdr){"CSeq", sps_slice_cstr(cseq)};
+		for (h = sps_sip_msg_hdr_next(m, SPS_HDR_ROUTE, NULL); h && n < 40;
+		     h = sps_sip_msg_hdr_next(m, SPS_HDR_ROUTE, h))
+			hs[n++] = (struct sps_sip_newhdr){"Route", h->value};
+		struct sps_mbuf mb;
+		sps_mbuf_init(&mb, 0);
+		if (sps_sip_req_write(&mb, "CANCEL", m->ruri_s, hs, n, NULL, SPS_SLICE_NULL) == 0)
+			sps_tsx_client_new(NULL, s->tsx, &b->dest, mb.buf, mb.len, NULL, NULL);
+		sps_mbuf_free(&mb);
+	}
+	free(scratch);
+	sps_arena_free(a);
+}
+
+/* ---- forwarding (RFC 3261 16.6) ---- */
+
+/* Send one copy of c->req to dest with Request-URI ruri; routes are the
+ * Route values to put first (a binding's Path), record-route adds our two
+ * entries. Returns 0 or an errno. */
+static int forward(struct call *c, const struct sps_tsx_dest *dest, struct sps_slice ruri,
+		   const char *path, bool record_route, unsigned drop_routes)
+{
+	struct sps_server *s = c->s;
+	const struct sps_sip_msg *m = c->req;
+	if (c->nbr == MAX_BRANCHES)
+		return ENOSPC;
+	struct branch *b = &c->br[c->nbr];
+	memset(b, 0, sizeof(*b));
+	b->call = c;
+	b->dest = *dest;
+
+	char branch[32], via[160], hp_out[80], hp_in[80], rr_out[160], rr_in[160], ftok_in[32],
+		ftok_out[32];
+	sps_tsx_branch(branch);
+	our_hostport(s, dest->tp, dest->conn_id, hp_out, sizeof(hp_out));
+	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
+		 dest->tp == SPS_TP_UDP ? "UDP" : dest->tp == SPS_TP_TCP ? "TCP" : "TLS", hp_out,
+		 branch);
+	struct sps_sip_newhdr pre[4];
+	size_t npre = 0;
+	pre[npre++] = (struct sps_sip_newhdr){"Via", sps_slice_cstr(via)};
+	if (record_route) {
+		/* RFC 5658: top entry faces the callee, the next the caller */
+		const struct sps_tsx_dest *up = sps_tsx_dest(c->st);
+		flow_token(dest, ftok_out, sizeof(ftok_out));
+		flow_token(up, ftok_in, sizeof(ftok_in));
+		our_hostport(s, up->tp, up->conn_id, hp_in, sizeof(hp_in));
+		snprintf(rr_out, sizeof(rr_out), "<sip:%s@%s;transport=%s;lr>", ftok_out, hp_out,
+			 tp_param(dest->tp));
+		snprintf(rr_in, sizeof(rr_in), "<sip:%s@%s;transport=%s;lr>", ftok_in, hp_in,
+			 tp_param(up->tp));
+		pre[npre++] = (struct sps_sip_newhdr){"Record-Route", sps_slice_cstr(rr_out)};
+		pre[npre++] = (struct sps_sip_newhdr){"Record-Route", sps_slice_cstr(rr_in)};
+	}
+	struct sps_sip_newhdr app[1];
+	size_t napp = 0;
+	char routebuf[1024];
+	if (path && *path) {
+		/* RFC 3327 5.3: the stored Path becomes the route set */
+		snprintf(routebuf, sizeof(routebuf), "%s", path);
+		app[napp++] = (struct sps_sip_newhdr){"Route", sps_slice_cstr(routebuf)};
+	}
+	struct sps_sip_edit e = {
+		.ruri = &ruri,
+		.prepend = pre,
+		.nprepend = npre,
+		.append = app,
+		.nappend = napp,
+		.drop = SPS_SIP_DROP(SPS_HDR_PROXY_AUTHORIZATION),
+		.drop_top_route = drop_routes,
+		.max_forwards = m->max_forwards >= 0 ? m->max_forwards - 1 : 69,
+	};
+	struct sps_mbuf mb;
+	sps_mbuf_init(&mb, 0);
+	int err = sps_sip_msg_copy(&mb, m, &e);
+	if (err)
+		goto out;
+	b->req = malloc(mb.len);
+	if (!b->req) {
+		err = ENOMEM;
+		goto out;
+	}
+	memcpy(b->req, mb.buf, mb.len);
+	b->req_len = mb.len;
+	if (m->meth == SPS_METHOD_ACK) {
+		err = sps__server_send(dest, mb.buf, mb.len, s); /* ACK for 2xx: stateless */
+		goto out;
+	}
+	err = sps_tsx_client_new(&b->ct, s->tsx, dest, mb.buf, mb.len, on_branch_resp, b);
+	if (!err)
+		c->nbr++;
+out:
+	if (err || m->meth == SPS_METHOD_ACK) {
+		free(b->req);
+		b->req = NULL;
+	}
+	sps_mbuf_free(&mb);
+	return err;
+}
+
+static struct call *call_new(struct sps_server *s, const struct sps_origin *o,
+			     const struct sps_sip_msg *m, struct sps_tsx *t)
+{
+	struct call *c = sps_mem_zalloc(sizeof(*c), call_destroy);
+	if (!c)
+		return NULL;
+	c->s = s;
+	c->st = t ? sps_tsx_ref(t) : NULL;
+	/* our own parsed copy: the server's arena is reset per message */
+	c->buf = malloc(m->buf.l ? m->buf.l : 1);
+	if (!c->buf || sps_arena_new(&c->arena, 0)) {
+		sps_mem_deref(c);
+		return NULL;
+	}
+	/* the received/rport edit lives in the top Via value: copy the message
+	 * as edited so that responses carry it */
+	struct sps_mbuf mb;
+	sps_mbuf_init(&mb, 0);
+	struct sps_sip_edit e = {.max_forwards = -1};
+	const char *why;
+	int err = sps_sip_msg_copy(&mb, m, &e);
+	if (!err) {
+		free(c->buf);
+		c->buf = malloc(mb.len);
+		if (c->buf) {
+			memcpy(c->buf, mb.buf, mb.len);
+			err = sps_sip_msg_parse(c->buf, mb.len, c->arena, &c->req, &why);
+		} else {
+			err = ENOMEM;
+		}
+	}
+	sps_mbuf_free(&mb);
+	if (err) {
+		sps_mem_deref(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- lifetime ----
+ * Client transactions call back with a pointer into the call, and the
+ * server transaction's udata points at it: the call lives in s->calls until
+ * every one of its transactions has terminated (swept once a second). */
+
+static bool finished(const struct call *c)
+{
+	if (c->st && sps_tsx_state(c->st) != SPS_TSX_TERMINATED)
+		return false;
+	for (unsigned i = 0; i < c->nbr; i++)
+		if (c->br[i].ct && sps_tsx_state(c->br[i].ct) != SPS_TSX_TERMINATED)
+			return false;
+	return true;
+}
+
+/* Take over the caller's reference, or drop it when nothing is pending. */
+static void keep(struct sps_server *s, struct call *c)
+{
+	if (finished(c)) {
+		sps_mem_deref(c);
+		return;
+	}
+	c->next = s->calls;
+	s->calls = c;
+	s->ncalls++;
+}
+
+static void sweep(void *arg)
+{
+	struct sps_server *s = arg;
+	for (struct call **pp = (struct call **)&s->calls; *pp;) {
+		struct call *c = *pp;
+		if (finished(c)) {
+			*pp = c->next;
+			s->ncalls--;
+			sps_mem_deref(c);
+		} else {
+			pp = &c->next;
+		}
+	}
+	sps_timer_start(s->loop, &s->sweep_timer, 1000, sweep, s);
+}
+
+void sps__server_proxy_init(struct sps_server *s)
+{
+	sps_timer_init(&s->sweep_timer);
+	sps_timer_start(s->loop, &s->sweep_timer, 1000, sweep, s);
+}
+
+void sps__server_proxy_fini(struct sps_server *s)
+{
+	sps_timer_cancel(&s->sweep_timer);
+	while (s->calls) {
+		struct call *c = s->calls;
+		s->calls = c->next;
+		sps_mem_deref(c);
+	}
+	s->ncalls = 0;
+}
+
+/* ---- targets ---- */
+
+struct targets {
+	struct sps_server *s;
+	struct call *c;
+	unsigned found, sent;
+	bool sips;
+};
+
+static int on_binding(const struct sps_binding *b, void *arg)
+{
+	struct targets *tg = arg;
+	struct sps_server *s = tg->s;
+	tg->found++;
+	struct sps_tsx_dest d = {0};
+	if (strcmp(b->transport, "udp") == 0) {
+		d.tp = SPS_TP_UDP;
+		if (sps_sa_from_str(&d.addr, b->source) != 0)
+			return 0;
+		/* RFC 3261 16.5 sends to the contact; behind NAT (contact address
+		 * is not where the REGISTER came from) to the source instead */
+		struct sps_uri cu;
+		const char *why;
+		char host[64];
+		struct sps_sa ca;
+		if (sps_uri_parse(sps_slice_cstr(b->contact), &cu, &why) == 0 &&
+		    sps_slice_to_cstr(cu.host, host, sizeof(host)) == 0 &&
+		    sps_sa_set_str(&ca, host, cu.port ? cu.port : 5060) == 0 &&
+		    sps_sa_eq_ip(&ca, &d.addr))
+			d.addr = ca;
+	} else {
+		d.tp = strcmp(b->transport, "tls") == 0 ? SPS_TP_TLS : SPS_TP_TCP;
+		d.conn_id = b->conn_id;
+		struct sps_conn *conn = sps_conntab_lookup(s->conns, d.conn_id);
+		if (!conn)
+			return 0; /* the flow is gone (RFC 5626 7): not usable */
+		d.addr = *sps_conn_peer(conn);
+	}
+	/* a sips: request never leaves over a hop that is not TLS (RFC 3261 26.2.2) */
+	if (tg->sips && d.tp != SPS_TP_TLS)
+		return 0;
+	if (forward(tg->c, &d, sps_slice_cstr(b->contact), b->path, true, 0) == 0)
+		tg->sent++;
+	return 0;
+}
+
+/* ---- in-dialog requests (RFC 3261 16.12, 16.4) ---- */
+
+/* Is this Route entry one of ours? */
+static bool route_is_us(struct sps_server *s, const struct sps_nameaddr *na)
+{
+	if (!na || !sps__server_is_us(s, na->uri.host))
+		return false;
+	uint16_t port = na->uri.port;
+	if (!port)
+		return true;
+	return port == sps_sa_port(sps_udp_local(s->udp)) || port == s->tls_port;
+}
+
+/* Route by the Route set: pop our entries, take the flow from the last of
+ * them, send to the next hop. Returns true when handled. */
+static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
+			    const struct sps_sip_msg *m, struct sps_tsx *t)
+{
+	const struct sps_sip_hdr *h = NULL;
+	const struct sps_nameaddr *last = NULL;
+	unsigned popped = 0;
+	while ((h = sps_sip_msg_hdr_next(m, SPS_HDR_ROUTE, h)) != NULL) {
+		if (!route_is_us(s, h->parsed))
+			break;
+		last = h->parsed;
+		popped++;
+	}
+	if (!popped)
+		return false;
+	struct sps_tsx_dest d = {0};
+	struct sps_slice next_uri = m->ruri_s;
+	const struct sps_uri *nu = &m->ruri;
+	if (h && h->parsed) { /* another proxy's Route next */
+		next_uri = ((const struct sps_nameaddr *)h->parsed)->uri_s;
+		nu = &((const struct sps_nameaddr *)h->parsed)->uri;
+	}
+	(void)next_uri;
+	if (last->uri.user.l > 1 && last->uri.user.p[0] == 'c') {
+		char id[24];
+		uint64_t cid = 0;
+		if (sps_slice_to_cstr(sps_slice_make(last->uri.user.p + 1, last->uri.user.l - 1), id,
+				      sizeof(id)) == 0)
+			cid = strtoull(id, NULL, 10);
+		struct sps_conn *conn = cid ? sps_conntab_lookup(s->conns, cid) : NULL;
+		if (!conn) {
+			if (m->meth != SPS_METHOD_ACK)
+				sps__server_respond(s, o, m, t, 430, "Flow Failed", NULL, 0);
+			return true;
+		}
+		d.tp = sps_conn_transport(conn);
+		d.conn_id = cid;
+		d.addr = *sps_conn_peer(conn);
+	} else {
+		/* UDP side: the next hop's host and port (numeric; no DNS here) */
+		char host[64];
+		if (sps_slice_to_cstr(nu->host, host, sizeof(host)) ||
+		    sps_sa_set_str(&d.addr, host[0] == '[' ? host + 1 : host,
+				   nu->port ? nu->port : 5060)) {
+			if (m->meth != SPS_METHOD_ACK)
+				sps__server_respond(s, o, m, t, 502, "Next Hop Not Numeric", NULL, 0);
+			return true;
+		}
+		d.tp = SPS_TP_UDP;
+	}
+	struct call *c = call_new(s, o, m, t);
+	if (!c) {
+		if (m->meth != SPS_METHOD_ACK)
+			sps__server_respond(s, o, m, t, 500, NULL, NULL, 0);
+		return true;
+	}
+	if (t)
+		sps_tsx_set_udata(t, c);
+	int err = forward(c, &d, c->req->ruri_s, NULL, false, popped);
+	if (err && m->meth != SPS_METHOD_ACK)
+		answer(c, 503, "Cannot Forward");
+	keep(s, c);
+	return true;
+}
+
+void sps__server_proxy(struct sps_server *s, const struct sps_origin *o, struct sps_sip_msg *m,
+		       struct sps_tsx *t)
+{
+	/* in-dialog (To tag) or pre-loaded Route to us: route by the Route set */
+	if (sps_sip_msg_hdr_next(m, SPS_HDR_ROUTE, NULL) && route_in_dialog(s, o, m, t))
+		return;
+	if (m->meth == SPS_METHOD_ACK)
+		return; /* ACK without a route through us: not ours */
+	if (m->to && m->to->tag.l) {
+		sps__server_respond(s, o, m, t, 481, NULL, NULL, 0);
+		return;
+	}
+	bool from_local = m->from && sps__server_is_us(s, m->from->uri.host);
+	bool to_local = sps__server_is_us(s, m->ruri.host);
+	/* RFC 3261 16.3 step 4: loop detection: our own Via already on it */
+	char user[65];
+	if (from_local) {
+		if (sps__server_authenticate(s, o, m, t, true, user))
+			return;
+		if (!sps_slice_eq_cstr_ci(m->from->uri.user, user)) {
+			sps__server_respond(s, o, m, t, 403, "From Does Not Match The User", NULL,
+					    0);
+			return;
+		}
+	}
+	if (!to_local) {
+		sps__server_respond(s, o, m, t, 403, "Relaying Denied", NULL, 0);
+		return;
+	}
+	char callee[65];
+	if (sps_slice_to_cstr(m->ruri.user, callee, sizeof(callee)) || !callee[0]) {
+		sps__server_respond(s, o, m, t, 404, NULL, NULL, 0);
+		return;
+	}
+	struct sps_user u;
+	if (sps_store_user_get(s->store, callee, &u) != 0) {
+		sps__server_respond(s, o, m, t, 404, NULL, NULL, 0);
+		return;
+	}
+	struct call *c = call_new(s, o, m, t);
+	if (!c) {
+		sps__server_respond(s, o, m, t, 500, NULL, NULL, 0);
+		return;
+	}
+	if (t)
+		sps_tsx_set_udata(t, c);
+	struct targets tg = {.s = s, .c = c, .sips = m->ruri.scheme == SPS_URI_SIPS};
+	sps_registrar_lookup(s->reg, callee, (int64_t)time(NULL), on_binding, &tg);
+	if (!tg.sent)
+		answer(c, 480, tg.found ? "No Usable Contact" : "Not Registered");
+	keep(s, c);
+}
+
+/* CANCEL for an INVITE we proxied: 200 to the CANCEL (done by the caller),
+ * then CANCEL every pending branch; the 487s come back and the best goes up. */
+void sps__server_proxy_cancel(struct sps_server *s, struct sps_tsx *invite)
+{
+	struct call *c = sps_tsx_udata(invite);
+	if (!c || c->cancelled)
+		return;
+	c->cancelled = true;
+	for (unsigned i = 0; i < c->nbr; i++)
+		cancel_branch(c, &c->br[i]);
+	/* branches without a provisional yet: answer 487 now (RFC 3261 16.10) */
+	bool pending = false;
+	for (unsigned i = 0; i < c->nbr; i++)
+		pending |= !c->br[i].done && c->br[i].status >= 100;
+	if (!pending)
+		answer(c, 487, NULL);
+}
