@@ -43,8 +43,8 @@ const struct sps_opt sps_server_opts[] = {
 	 "seconds between TLS session ticket key rotations", "SECONDS"},
 	{"digest-algorithms", SPS_OPT_STR, STR(digest_algorithms), 0, 0, "SHA-256,MD5", false,
 	 false,
-	 "digest challenges offered, most preferred first (RFC 8760); put MD5 first or alone "
-	 "for phones that try only the first challenge", "LIST"},
+	 "digest challenges offered, most preferred first (RFC 8760); give MD5 alone for "
+	 "clients that fail on SHA-256 (baresip 1.0, SIPp 3.6)", "LIST"},
 	{"nonce-ttl", SPS_OPT_INT, OFF(nonce_ttl), 0, 1, 86400, "300", false, false,
 	 "seconds a digest nonce stays fresh (then stale=true)", "SECONDS"},
 	{"min-expires", SPS_OPT_INT, OFF(min_expires), 0, 1, 86400, "60", false, false,

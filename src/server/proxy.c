@@ -446,6 +446,7 @@ struct targets {
 	struct call *c;
 	unsigned found, sent;
 	bool sips;
+	unsigned drop_routes; /* our own pre-loaded Route entries */
 };
 
 static int on_binding(const struct sps_binding *b, void *arg)
@@ -480,7 +481,7 @@ static int on_binding(const struct sps_binding *b, void *arg)
 	/* a sips: request never leaves over a hop that is not TLS (RFC 3261 26.2.2) */
 	if (tg->sips && d.tp != SPS_TP_TLS)
 		return 0;
-	if (forward(tg->c, &d, sps_slice_cstr(b->contact), b->path, true, 0) == 0)
+	if (forward(tg->c, &d, sps_slice_cstr(b->contact), b->path, true, tg->drop_routes) == 0)
 		tg->sent++;
 	return 0;
 }
@@ -498,6 +499,16 @@ static bool route_is_us(struct sps_server *s, const struct sps_nameaddr *na)
 	return port == sps_sa_port(sps_udp_local(s->udp)) || port == s->tls_port;
 }
 
+/* How many Route entries at the top are ours. */
+static unsigned our_routes(struct sps_server *s, const struct sps_sip_msg *m)
+{
+	unsigned n = 0;
+	for (const struct sps_sip_hdr *h = sps_sip_msg_hdr_next(m, SPS_HDR_ROUTE, NULL);
+	     h && route_is_us(s, h->parsed); h = sps_sip_msg_hdr_next(m, SPS_HDR_ROUTE, h))
+		n++;
+	return n;
+}
+
 /* Route by the Route set: pop our entries, take the flow from the last of
  * them, send to the next hop. Returns true when handled. */
 static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
@@ -513,6 +524,12 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 		popped++;
 	}
 	if (!popped)
+		return false;
+	/* an initial request with a pre-loaded Route to us (an outbound proxy
+	 * setting, RFC 3261 8.1.2) and nothing after it: routed by its
+	 * Request-URI like any new request */
+	bool token = last->uri.user.l > 0 && (last->uri.user.p[0] == 'c' || last->uri.user.p[0] == 'u');
+	if (!h && !token && !(m->to && m->to->tag.l))
 		return false;
 	struct sps_tsx_dest d = {0};
 	struct sps_slice next_uri = m->ruri_s;
@@ -610,7 +627,8 @@ void sps__server_proxy(struct sps_server *s, const struct sps_origin *o, struct 
 	}
 	if (t)
 		sps_tsx_set_udata(t, c);
-	struct targets tg = {.s = s, .c = c, .sips = m->ruri.scheme == SPS_URI_SIPS};
+	struct targets tg = {.s = s, .c = c, .sips = m->ruri.scheme == SPS_URI_SIPS,
+			     .drop_routes = our_routes(s, m)};
 	sps_registrar_lookup(s->reg, callee, (int64_t)time(NULL), on_binding, &tg);
 	if (!tg.sent)
 		answer(c, 480, tg.found ? "No Usable Contact" : "Not Registered");
