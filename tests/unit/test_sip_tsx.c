@@ -34,7 +34,12 @@ static int on_send(const struct sps_tsx_dest *d, const char *buf, size_t len, vo
 	if (e->fail_send)
 		return e->fail_send;
 	if (e->nsent < MAXSENT) {
-		e->sent[e->nsent] = strndup(buf, len);
+		char *copy = malloc(len + 1); /* buf is not NUL-terminated */
+		if (!copy)
+			return ENOMEM;
+		memcpy(copy, buf, len);
+		copy[len] = '\0';
+		e->sent[e->nsent] = copy;
 		e->nsent++;
 	}
 	return 0;
