@@ -899,12 +899,12 @@ static pid_t start_server(const char *sipsec, const char *data, const char *log,
 	snprintf(sip_s, sizeof(sip_s), "%u", sip_port);
 	snprintf(tls_s, sizeof(tls_s), "%u", tls_port);
 	snprintf(max_s, sizeof(max_s), "%u", conns);
-	const char *argv[18 + MAX_EXTRA + 1] = {
+	const char *argv[20 + MAX_EXTRA + 1] = {
 		sipsec, "serve", "--data", data, "--domain", DOMAIN, "--listen", "127.0.0.1",
-		"--sip-port", sip_s, "--tls-port", tls_s, "--max-connections", max_s,
-		"--max-connections-per-ip", max_s, "--log-level", "warn"};
+		"--sip-port", sip_s, "--tls-port", tls_s, "--https-port", "0", "--max-connections",
+		max_s, "--max-connections-per-ip", max_s, "--log-level", "warn"};
 	for (unsigned i = 0; i < nextra && i < MAX_EXTRA; i++)
-		argv[18 + i] = extra[i];
+		argv[20 + i] = extra[i];
 	pid_t pid = fork();
 	if (pid < 0) {
 		perror("reg_bench: fork");

@@ -580,7 +580,7 @@ static pid_t start_server(const char *sipsec, const char *dir, unsigned tls_port
 	}
 	const char *argv[] = {sipsec, "serve", "--data", data, "--listen", "127.0.0.1",
 			      "--domain", "bench.invalid", "--sip-port", sip_s, "--tls-port",
-			      tls_s, "--max-connections", max_s, "--max-connections-per-ip",
+			      tls_s, "--https-port", "0", "--max-connections", max_s, "--max-connections-per-ip",
 			      max_s, "--log-level", "warn", workers ? "--handshake-workers" : NULL,
 			      workers, NULL};
 	pid_t pid = fork();

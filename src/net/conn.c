@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "net/conn_int.h"
+#include "net/tls13.h"
 
 #define DEF_MAX_CONNS 16384u
 #define DEF_MAX_PER_IP 64u
@@ -39,6 +40,10 @@
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_MS 100
 #define IN_MIN_ALLOC 4096u
+/* TLS 1.3 connections past their handshake (net/tls13.h): raw bytes are read
+ * into a scratch of RAW_CAP, plaintext is sealed SEAL_CHUNK bytes at a time. */
+#define RAW_CAP (4 * SPS_TLS13_MAX_RECORD)
+#define SEAL_CHUNK (4 * SPS_TLS13_MAX_PLAIN)
 /* Give freed heap pages back to the kernel after the table shrank to half
  * its peak (by TRIM_MIN_DROP connections at least) or after a burst of at
  * least TRIM_MIN_DROP handshakes in flight drained to a quarter; TRIM_MS
@@ -81,6 +86,7 @@ struct hs_job {
 	struct hs_job *prev, *next; /* w->active, worker thread only */
 	int fd;
 	SSL *ssl;
+	struct sps_tls13 *t13; /* set instead of ssl when the handshake handed off */
 	struct sps_sa peer, local;
 	struct sps_timer tmr; /* on w->loop */
 	int err;
@@ -113,6 +119,9 @@ struct sps_conntab {
 	unsigned count; /* connections + handshake jobs, against max_conns */
 	unsigned long refused;
 	char *scratch; /* SPS_CONN_IN_MAX bytes: reads land here first */
+	uint8_t *raw;	    /* RAW_CAP bytes: TLS 1.3 records read */
+	uint8_t *seal;	    /* sps_tls13_sealed_max(SEAL_CHUNK) bytes */
+	EVP_CIPHER_CTX *aead; /* scratch of every sps_tls13 on this thread */
 	struct hs_worker *workers;
 	int nworkers;
 	unsigned rr;
@@ -127,7 +136,10 @@ struct sps_conntab {
  * event handlers hold one for the duration of a dispatch; the upper layer
  * takes its own. fd, ssl and the buffers are released at close, the struct
  * at the last reference. tab is NULL once closed.
- * Invariants: in != NULL iff in_len > 0; out != NULL iff out_len > 0. */
+ * A TLS connection has ssl (OpenSSL does the records) or, once a TLS 1.3
+ * handshake is over, t13 (net/tls13.c does them; out then holds records).
+ * Invariants: in != NULL iff in_len > 0; out != NULL iff out_len > 0;
+ * rec != NULL iff rec_len > 0 (the start of a record not read whole yet). */
 struct sps_conn {
 	struct sps_conntab *tab;
 	struct sps_conn *prev, *next; /* tab->head list */
@@ -135,6 +147,7 @@ struct sps_conn {
 	uint64_t id;
 	int fd;
 	SSL *ssl;
+	struct sps_tls13 *t13;
 	struct sps_sa peer, local;
 	enum sps_transport tp;
 	enum sps_conn_state state;
@@ -150,6 +163,8 @@ struct sps_conn {
 	size_t in_len, in_cap;
 	char *out;
 	size_t out_off, out_len, out_cap;
+	uint8_t *rec;
+	size_t rec_len;
 	struct sps_timer tmr; /* connect/handshake deadline, idle, deferred close */
 	uint64_t idle_ms, last_active;
 	int deferred_err;
@@ -326,10 +341,12 @@ static void conn_destroy(void *obj)
 	/* normally all released by conn_close_err; here for a failed setup */
 	if (c->ssl)
 		SSL_free(c->ssl);
+	sps_tls13_free(c->t13);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->in);
 	free(c->out);
+	free(c->rec);
 }
 
 /* A connection object for fd (taken over: closed with the conn), in state st,
@@ -395,6 +412,17 @@ static void update_events(struct sps_conn *c)
 		conn_close_err(c, EIO);
 }
 
+/* Best effort: an alert record (RFC 8446 6) straight to the socket, for a
+ * connection that closes now (level warning for close_notify, else fatal). */
+static void t13_alert(struct sps_conn *c, uint8_t desc)
+{
+	uint8_t alert[2] = {desc == 0 ? 1 : 2, desc}, rec[SPS_TLS13_OVERHEAD * 2 + 8];
+	size_t n = 0;
+	if (sps_tls13_seal(c->t13, c->tab->aead, SPS_TLS13_ALERT, alert, sizeof(alert), rec, &n) ==
+	    0)
+		(void)send(c->fd, rec, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* Close with a reason. Releases fd, ssl and buffers at once, leaves the
  * table, calls close_h (if announced), drops the table's reference. */
 static void conn_close_err(struct sps_conn *c, int err)
@@ -410,11 +438,18 @@ static void conn_close_err(struct sps_conn *c, int err)
 		sps_loop_fd_del(tab->loop, c->fd);
 		if (c->ssl && was_open && err == ECANCELED)
 			(void)SSL_shutdown(c->ssl); /* best effort close_notify */
+		else if (c->t13 && was_open && err == ECANCELED)
+			t13_alert(c, 0); /* close_notify */
 	}
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
+	sps_tls13_free(c->t13);
+	c->t13 = NULL;
+	free(c->rec);
+	c->rec = NULL;
+	c->rec_len = 0;
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -563,11 +598,10 @@ static int flush_out(struct sps_conn *c)
 	return err;
 }
 
-int sps_conn_send(struct sps_conn *c, const void *data, size_t len)
+/* Write or queue len bytes: plaintext for TCP and OpenSSL, records for t13. */
+static int send_bytes(struct sps_conn *c, const void *data, size_t len)
 {
 	size_t done = 0;
-	if (!c || c->state == SPS_CONN_CLOSED || c->deferred_err)
-		return ENOTCONN;
 	if (c->out_len + len > c->tab->conf.out_max) {
 		conn_close_later(c, ENOBUFS);
 		return ENOBUFS;
@@ -586,8 +620,35 @@ int sps_conn_send(struct sps_conn *c, const void *data, size_t len)
 			return ENOTCONN;
 		}
 	}
-	update_events(c);
 	return 0;
+}
+
+int sps_conn_send(struct sps_conn *c, const void *data, size_t len)
+{
+	if (!c || c->state == SPS_CONN_CLOSED || c->deferred_err)
+		return ENOTCONN;
+	int err = 0;
+	if (!c->t13) {
+		err = send_bytes(c, data, len);
+	} else {
+		/* RFC 8446 5: content as records, SEAL_CHUNK at a time */
+		const char *p = data;
+		do {
+			size_t n = len > SEAL_CHUNK ? SEAL_CHUNK : len, sealed = 0;
+			err = sps_tls13_seal(c->t13, c->tab->aead, SPS_TLS13_APPDATA, p, n,
+					     c->tab->seal, &sealed);
+			if (err) {
+				conn_close_later(c, EPROTO);
+				return ENOTCONN;
+			}
+			err = send_bytes(c, c->tab->seal, sealed);
+			p += n;
+			len -= n;
+		} while (!err && len > 0);
+	}
+	if (!err)
+		update_events(c);
+	return err;
 }
 
 /* ---- input ---- */
@@ -661,9 +722,118 @@ static int read_target(struct sps_conn *c, char **base, size_t *room)
 	return 0;
 }
 
+/* A record's plaintext: appended to the pending input, then delivered. */
+static void deliver_plain(struct sps_conn *c, const uint8_t *p, size_t n)
+{
+	if (!c->in) {
+		memcpy(c->tab->scratch, p, n); /* n <= 2^14 < SPS_CONN_IN_MAX */
+		deliver(c, c->tab->scratch, n);
+		return;
+	}
+	if (c->in_len + n >= SPS_CONN_IN_MAX) {
+		conn_close_err(c, EMSGSIZE);
+		return;
+	}
+	if (c->in_cap - c->in_len < n) {
+		size_t cap = c->in_cap * 2 > c->in_len + n ? c->in_cap * 2 : c->in_len + n;
+		if (cap > SPS_CONN_IN_MAX)
+			cap = SPS_CONN_IN_MAX;
+		char *nb = realloc(c->in, cap);
+		if (!nb) {
+			conn_close_err(c, ENOMEM);
+			return;
+		}
+		c->in = nb;
+		c->in_cap = cap;
+	}
+	memcpy(c->in + c->in_len, p, n);
+	c->in_len += n;
+	deliver(c, c->in, c->in_len);
+}
+
+/* TLS 1.3 after the handshake: one read, every whole record opened (RFC 8446
+ * 5.2) and handled, the start of an incomplete one kept in c->rec. */
+static void do_read_t13(struct sps_conn *c)
+{
+	struct sps_conntab *tab = c->tab;
+	uint8_t *raw = tab->raw;
+	size_t have = c->rec_len;
+	if (c->rec) {
+		memcpy(raw, c->rec, have);
+		free(c->rec);
+		c->rec = NULL;
+		c->rec_len = 0;
+	}
+	ssize_t n = recv(c->fd, raw + have, RAW_CAP - have, MSG_DONTWAIT);
+	if (n == 0) {
+		conn_close_err(c, ECONNRESET);
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_close_err(c, errno);
+		else if (have)
+			goto keep; /* nothing new: put the partial record back */
+		return;
+	}
+	have += (size_t)n;
+	c->last_active = sps_loop_now(tab->loop);
+	size_t off = 0;
+	while (c->state == SPS_CONN_OPEN) {
+		long rl = sps_tls13_record_len(raw + off, have - off);
+		if (rl < 0) {
+			t13_alert(c, 10); /* unexpected_message */
+			conn_close_err(c, EPROTO);
+			return;
+		}
+		if (rl == 0 || (size_t)rl > have - off)
+			break;
+		uint8_t type = 0, *rec = raw + off;
+		size_t plen = 0;
+		int err = sps_tls13_open(c->t13, tab->aead, rec, (size_t)rl, &type, &plen);
+		off += (size_t)rl;
+		if (err) {
+			t13_alert(c, err == EBADMSG ? 20 : 10); /* bad_record_mac */
+			conn_close_err(c, EPROTO);
+			return;
+		}
+		const uint8_t *pt = rec + SPS_TLS13_HDR;
+		if (type == SPS_TLS13_APPDATA) {
+			if (plen)
+				deliver_plain(c, pt, plen);
+		} else if (type == SPS_TLS13_ALERT) {
+			/* 6.1: close_notify ends the stream; any other is fatal */
+			conn_close_err(c, plen == 2 && pt[1] == 0 ? ECONNRESET : EPROTO);
+			return;
+		} else if (type != SPS_TLS13_HANDSHAKE || sps_tls13_handshake(c->t13, pt, plen)) {
+			t13_alert(c, 10);
+			conn_close_err(c, EPROTO);
+			return;
+		}
+	}
+	if (c->state != SPS_CONN_OPEN || off == have)
+		return;
+	if (off) {
+		memmove(raw, raw + off, have - off);
+		have -= off;
+	}
+keep:
+	c->rec = malloc(have);
+	if (!c->rec) {
+		conn_close_err(c, ENOMEM);
+		return;
+	}
+	memcpy(c->rec, raw, have);
+	c->rec_len = have;
+}
+
 /* One read (TCP) or the records at hand (TLS), each delivered. */
 static void do_read(struct sps_conn *c)
 {
+	if (c->t13) {
+		do_read_t13(c);
+		return;
+	}
 	do {
 		char *base;
 		size_t room, have = c->in_len;
@@ -744,6 +914,10 @@ static void conn_handshake(struct sps_conn *c)
 	ERR_clear_error();
 	int r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
+		if (!c->outgoing && (c->t13 = sps_tls13_take(c->ssl)) != NULL) {
+			SSL_free(c->ssl);
+			c->ssl = NULL;
+		}
 		conn_open(c);
 		return;
 	}
@@ -843,6 +1017,11 @@ static void hs_step(struct hs_job *job)
 	ERR_clear_error();
 	int r = SSL_do_handshake(job->ssl);
 	if (r == 1) {
+		/* freed here: the SSL's memory goes back to this thread's arena */
+		if ((job->t13 = sps_tls13_take(job->ssl)) != NULL) {
+			SSL_free(job->ssl);
+			job->ssl = NULL;
+		}
 		hs_finish(job, 0);
 		return;
 	}
@@ -901,6 +1080,7 @@ static void *hs_worker_main(void *arg)
 static void job_drop(struct sps_conntab *tab, struct hs_job *job)
 {
 	SSL_free(job->ssl);
+	sps_tls13_free(job->t13);
 	close(job->fd);
 	tab->count--;
 	ip_dec(tab, &job->peer);
@@ -927,6 +1107,10 @@ static void hs_done(void *arg)
 		return;
 	}
 	c->ip_counted = true;
+	c->t13 = job->t13;
+	if (c->t13)
+		SPS_DEBUG("conn %llu: TLS 1.3 records handed over from OpenSSL (%s)",
+			  (unsigned long long)c->id, sps_tls13_suite(c->t13));
 	free(job);
 	sps_mem_ref(c);
 	conn_open(c);
@@ -1125,6 +1309,22 @@ out:
 	return err;
 }
 
+unsigned sps_conntab_swap_tls_ctx(struct sps_conntab *tab, SSL_CTX *old, SSL_CTX *ctx)
+{
+	unsigned n = 0;
+	for (struct listener *l = tab->listeners; l; l = l->next) {
+		if (l->tp != SPS_TP_TLS || l->ctx != old || !ctx)
+			continue;
+		/* SSL_new for accepted sockets runs on this (the loop) thread, so
+		 * the next accept uses ctx; each SSL holds its own reference. */
+		SSL_CTX_up_ref(ctx);
+		SSL_CTX_free(l->ctx);
+		l->ctx = ctx;
+		n++;
+	}
+	return n;
+}
+
 /* ---- outgoing ---- */
 
 int sps_conn_connect(struct sps_conn **out, struct sps_conntab *tab, const struct sps_sa *dst,
@@ -1215,7 +1415,10 @@ int sps_conntab_new(struct sps_conntab **out, struct sps_loop *loop,
 	tab->byid = calloc(nb, sizeof(*tab->byid));
 	tab->byip = calloc(nb, sizeof(*tab->byip));
 	tab->scratch = malloc(SPS_CONN_IN_MAX);
-	if (!tab->byid || !tab->byip || !tab->scratch)
+	tab->raw = malloc(RAW_CAP);
+	tab->seal = malloc(sps_tls13_sealed_max(SEAL_CHUNK));
+	tab->aead = EVP_CIPHER_CTX_new();
+	if (!tab->byid || !tab->byip || !tab->scratch || !tab->raw || !tab->seal || !tab->aead)
 		goto out;
 	tab->idmask = tab->ipmask = nb - 1;
 	if (getrandom(&tab->ipseed, sizeof(tab->ipseed), GRND_NONBLOCK) != sizeof(tab->ipseed))
@@ -1263,6 +1466,9 @@ void sps_conntab_free(struct sps_conntab *tab)
 	free(tab->byid);
 	free(tab->byip); /* empty: every count went with its connection */
 	free(tab->scratch);
+	free(tab->raw);
+	free(tab->seal);
+	EVP_CIPHER_CTX_free(tab->aead);
 	free(tab);
 }
 

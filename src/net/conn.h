@@ -90,6 +90,12 @@ void sps_conntab_close_all(struct sps_conntab *tab);
  * the kernel picked. Returns 0 or an errno. */
 int sps_conntab_listen(struct sps_conntab *tab, const struct sps_sa *local,
 		       enum sps_transport tp, SSL_CTX *ctx, struct sps_sa *bound);
+/* Certificate reload: every TLS listener whose context is old gets ctx
+ * (taking a reference, dropping its reference to old). Connections accepted
+ * from now on use ctx; established ones and handshakes under way keep the
+ * context they started with. Loop thread only. Returns how many listeners
+ * changed. */
+unsigned sps_conntab_swap_tls_ctx(struct sps_conntab *tab, SSL_CTX *old, SSL_CTX *ctx);
 /* The open (or connecting) connection with this id, or NULL. Borrowed: take
  * a reference to keep it past the current handler. O(1). */
 struct sps_conn *sps_conntab_lookup(struct sps_conntab *tab, uint64_t id);
@@ -125,7 +131,9 @@ const struct sps_sa *sps_conn_local(const struct sps_conn *c);
 enum sps_transport sps_conn_transport(const struct sps_conn *c);
 enum sps_conn_state sps_conn_state(const struct sps_conn *c);
 bool sps_conn_outgoing(const struct sps_conn *c);
-/* The SSL of a TLS connection (peer certificate, cipher), or NULL. */
+/* The SSL of a TLS connection (peer certificate, cipher), or NULL: also for
+ * an accepted TLS 1.3 connection once its handshake is over, whose records
+ * net/tls13.c protects without OpenSSL's per-connection state. */
 SSL *sps_conn_ssl(const struct sps_conn *c);
 void sps_conn_set_udata(struct sps_conn *c, void *udata);
 void *sps_conn_udata(const struct sps_conn *c);

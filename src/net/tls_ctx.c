@@ -3,11 +3,13 @@
 #include "net/tls_ctx.h"
 
 #include "core/file.h"
+#include "net/tls13.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,9 +58,13 @@ struct tk_key {
 	int64_t created;
 };
 
-/* Ticket key state of one server SSL_CTX, held in its ex_data and freed with
- * it. lock guards keys/n: the ticket callback may run in several threads. */
+/* Ticket key state of server SSL_CTXs, held in their ex_data: one context,
+ * or several when a certificate reload made a new context that shares the
+ * keys of the old one (sps_tls_ctx_server_reload); refs counts them and the
+ * last one freed frees it. lock guards keys/n: the ticket callback may run
+ * in several threads. */
 struct tk_state {
+	atomic_int refs;
 	pthread_mutex_t lock;
 	struct tk_key keys[TK_MAX]; /* keys[0] encrypts; all decrypt */
 	unsigned n;
@@ -82,7 +88,9 @@ static void tk_state_free(struct tk_state *st)
 static void tk_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 		       void *argp)
 {
-	tk_state_free(ptr);
+	struct tk_state *st = ptr;
+	if (st && atomic_fetch_sub(&st->refs, 1) == 1)
+		tk_state_free(st);
 }
 
 static void tk_index_init(void)
@@ -258,6 +266,7 @@ static int tk_state_new(const struct sps_tls_conf *conf, struct tk_state **out)
 		free(st);
 		return ENOMEM;
 	}
+	atomic_init(&st->refs, 1);
 	st->period = conf->ticket_rotate_secs ? (long)conf->ticket_rotate_secs
 					      : SPS_TLS_TICKET_ROTATE_DEFAULT;
 	if (conf->datadir) {
@@ -296,8 +305,11 @@ static int tk_mac_init(EVP_MAC_CTX *hctx, const struct tk_key *k)
 
 /* SSL_CTX_set_tlsext_ticket_key_evp_cb callback (RFC 5077 4 recommended
  * format: key_name, IV, AES-CBC, HMAC-SHA256). Encrypt under keys[0];
- * decrypt under any key, returning 2 ("renew the ticket") for an old key,
- * 0 for an unknown key (full handshake), -1 on error.
+ * decrypt under any key, returning 2 ("renew the ticket") for an old key or
+ * any TLS 1.3 ticket, 0 for an unknown key (full handshake), -1 on error.
+ * TLS 1.3: OpenSSL sends a resumed client a new ticket only when told to
+ * renew, and clients should use each ticket once (RFC 8446 C.4), so a
+ * phone that reconnects again and again needs a fresh ticket every time.
  * The state is that of the SSL's current SSL_CTX; an SNI callback that
  * switches contexts must switch to one sharing the ticket keys. */
 static int tk_callback(SSL *s, unsigned char key_name[16], unsigned char *iv,
@@ -326,7 +338,7 @@ static int tk_callback(SSL *s, unsigned char key_name[16], unsigned char *iv,
 				continue;
 			if (EVP_DecryptInit_ex(cctx, cipher, NULL, k->aes, iv) == 1 &&
 			    tk_mac_init(hctx, k) == 0)
-				ret = i == 0 ? 1 : 2;
+				ret = i == 0 && SSL_version(s) < TLS1_3_VERSION ? 1 : 2;
 			else
 				ret = -1;
 			break;
@@ -406,7 +418,10 @@ static int ctx_load_cert_key(SSL_CTX *ctx, const char *cert_file, const char *ke
 	return rc;
 }
 
-int sps_tls_ctx_server_new(const struct sps_tls_conf *conf, SSL_CTX **out)
+/* A server context for conf; with shared (not NULL), one that uses the
+ * ticket key state shared (which gains a reference) instead of loading it. */
+static int server_ctx_new(const struct sps_tls_conf *conf, struct tk_state *shared,
+			  SSL_CTX **out)
 {
 	static const unsigned char sid_ctx[] = "sipsec";
 	struct tk_state *st = NULL;
@@ -445,8 +460,12 @@ int sps_tls_ctx_server_new(const struct sps_tls_conf *conf, SSL_CTX **out)
 	/* Stateless resumption only: tickets, no per-session server memory. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 1);
-	if ((rc = tk_state_new(conf, &st)) != 0)
+	if (shared) {
+		atomic_fetch_add(&shared->refs, 1);
+		st = shared;
+	} else if ((rc = tk_state_new(conf, &st)) != 0) {
 		goto out;
+	}
 	/* A ticket is accepted for one rotation period; its key stays able to
 	 * decrypt for at least that long (current, then previous). */
 	SSL_CTX_set_timeout(ctx, st->period);
@@ -457,17 +476,39 @@ int sps_tls_ctx_server_new(const struct sps_tls_conf *conf, SSL_CTX **out)
 	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tk_callback) != 1)
 		goto out;
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_callback);
+	/* After the handshake, TLS 1.3 records are ours (net/tls13.h). */
+	if (sps_tls13_capture(ctx) != 0)
+		goto out;
 	*out = ctx;
 	ctx = NULL;
 	rc = 0;
 out:
-	tk_state_free(st);
+	if (st && atomic_fetch_sub(&st->refs, 1) == 1)
+		tk_state_free(st);
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	return rc;
 }
 
+int sps_tls_ctx_server_new(const struct sps_tls_conf *conf, SSL_CTX **out)
+{
+	return server_ctx_new(conf, NULL, out);
+}
+
+int sps_tls_ctx_server_reload(SSL_CTX *old, const struct sps_tls_conf *conf, SSL_CTX **out)
+{
+	struct tk_state *st = old && tk_index >= 0 ? SSL_CTX_get_ex_data(old, tk_index) : NULL;
+	if (!st)
+		return EINVAL;
+	return server_ctx_new(conf, st, out);
+}
+
 int sps_tls_ctx_client_new(const char *ca_file, SSL_CTX **out)
+{
+	return sps_tls_ctx_client_trust(ca_file, true, out);
+}
+
+int sps_tls_ctx_client_trust(const char *ca_file, bool system_store, SSL_CTX **out)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	int rc;
@@ -482,8 +523,11 @@ int sps_tls_ctx_client_new(const char *ca_file, SSL_CTX **out)
 		goto out;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	rc = EIO;
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+	if (system_store && SSL_CTX_set_default_verify_paths(ctx) != 1)
 		goto out;
+	rc = EINVAL;
+	if (!system_store && !ca_file)
+		goto out; /* nothing trusted: every connection would fail */
 	if (ca_file) {
 		if ((rc = file_readable(ca_file)) != 0)
 			goto out;

@@ -38,6 +38,15 @@ struct sps_tls_conf {
  * of the ticket key file. */
 int sps_tls_ctx_server_new(const struct sps_tls_conf *conf, SSL_CTX **out);
 
+/* A new server context for conf (after the certificate files changed) that
+ * shares old's session ticket keys, so that tickets issued before the reload
+ * still resume and rotation (on either context) applies to both. old must
+ * come from sps_tls_ctx_server_new or this function; it stays valid for the
+ * connections that use it. conf->datadir and ticket_rotate_secs are not used
+ * (the keys are old's). *out is the caller's on success. Returns as
+ * sps_tls_ctx_server_new, or EINVAL when old is not such a context. */
+int sps_tls_ctx_server_reload(SSL_CTX *old, const struct sps_tls_conf *conf, SSL_CTX **out);
+
 /* Rotate the ticket keys of a server context made by sps_tls_ctx_server_new:
  * when the current key was created at least the rotation period before now,
  * a new random key becomes current (it encrypts new tickets) and the old one
@@ -57,6 +66,9 @@ int sps_tls_ctx_rotate_tickets(SSL_CTX *ctx, time_t now, bool *rotated);
  * certificate from a trusted CA is accepted. *out is the caller's on success.
  * Returns 0, ENOENT / EBADMSG (ca_file), ENOMEM. */
 int sps_tls_ctx_client_new(const char *ca_file, SSL_CTX **out);
+/* The same with a choice of trust: ca_file (PEM bundle, may be NULL) and,
+ * when system_store, the system's store. EINVAL when neither is given. */
+int sps_tls_ctx_client_trust(const char *ca_file, bool system_store, SSL_CTX **out);
 
 /* Make ssl verify that the peer certificate is for host (a DNS name, matched
  * per RFC 6125 without partial wildcards, or an IP literal matched against IP

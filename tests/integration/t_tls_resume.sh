@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # TLS: openssl s_client verifies the server against the exported CA, completes
 # a TLS 1.3 handshake, and after a server restart resumes the session with the
-# ticket it got before (ticket keys live in the data dir). TLS 1.1 is refused.
+# ticket it got before (ticket keys live in the data dir), gets a new ticket
+# and resumes again with it. TLS 1.1 is refused.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/data
@@ -27,9 +28,16 @@ grep -q "SIP/2.0 200 OK" "$T/s1.out" || { cat "$T/s1.out"; fail "no 200 to OPTIO
 
 stop_sipsec
 start_sipsec "$D" --domain sip.test --sip-port "$SIP" --tls-port "$TLS"
-req a2 | client -tls1_3 -sess_in "$T/sess.pem" >"$T/s2.out" 2>&1 || true
+req a2 | client -tls1_3 -sess_in "$T/sess.pem" -sess_out "$T/sess2.pem" >"$T/s2.out" 2>&1 || true
 grep -q "Reused, TLSv1.3" "$T/s2.out" || { cat "$T/s2.out"; fail "session not resumed after restart"; }
 grep -q "SIP/2.0 200 OK" "$T/s2.out" || fail "no 200 on the resumed session"
+# A resumed TLS 1.3 session gets a fresh ticket (RFC 8446 C.4: one use each),
+# and that one resumes too.
+grep -q "New Session Ticket arrived" "$T/s2.out" || { cat "$T/s2.out"; fail "no new ticket after resumption"; }
+cmp -s "$T/sess.pem" "$T/sess2.pem" && fail "the resumed session kept its old ticket"
+req a2b | client -tls1_3 -sess_in "$T/sess2.pem" >"$T/s2b.out" 2>&1 || true
+grep -q "Reused, TLSv1.3" "$T/s2b.out" || { cat "$T/s2b.out"; fail "the renewed ticket does not resume"; }
+grep -q "SIP/2.0 200 OK" "$T/s2b.out" || fail "no 200 on the second resumed session"
 
 # TLS 1.2 works, TLS 1.1 is refused
 req a3 | client -tls1_2 >"$T/s3.out" 2>&1 || true

@@ -21,6 +21,7 @@
 #include "net/conn.h"
 #include "net/conn_int.h"
 #include "net/sa.h"
+#include "net/tls13.h"
 #include "net/udp.h"
 #include "test.h"
 
@@ -122,6 +123,8 @@ static int tls_pair_new(struct tls_pair *p)
 		return 1;
 	SSL_CTX_set_min_proto_version(p->server, TLS1_2_VERSION);
 	SSL_CTX_set_mode(p->server, SSL_MODE_RELEASE_BUFFERS);
+	if (sps_tls13_capture(p->server) != 0)
+		return 1;
 	SSL_CTX_set_mode(p->client, SSL_MODE_RELEASE_BUFFERS);
 	if (X509_STORE_add_cert(SSL_CTX_get_cert_store(p->client), p->cert) != 1)
 		return 1;
@@ -650,6 +653,7 @@ int test_net_tls_echo(void)
 	ASSERT_INT_EQ(t.nmsgs, 1);
 	ASSERT_STR_EQ(t.msgs[0], "hello");
 	ASSERT_INT_EQ(sps_conn_transport(t.conns[0]), SPS_TP_TLS);
+	ASSERT(sps_conn_ssl(t.conns[0]) == NULL); /* TLS 1.3: records are net/tls13's */
 	ASSERT_INT_EQ(t.last_err, ECONNRESET); /* close_notify from the client */
 
 	/* a silent client whose handshake is still on a worker at shutdown:
@@ -754,5 +758,195 @@ int test_net_tls_handshake_timeout(void)
 {
 	ASSERT_INT_EQ(tls_handshake_timeout_with(-1), 0);
 	ASSERT_INT_EQ(tls_handshake_timeout_with(1), 0);
+	return 0;
+}
+
+/* ---- net/tls13: the record layer after OpenSSL's handshake ---- */
+
+/* Handshake srv and cli over a socket pair, both non-blocking, in turns. */
+static int pair_handshake(SSL *srv, SSL *cli)
+{
+	int rs = 0, rc = 0;
+	for (int i = 0; i < 1000 && (rs != 1 || rc != 1); i++) {
+		if (rc != 1)
+			rc = SSL_do_handshake(cli);
+		if (rs != 1)
+			rs = SSL_do_handshake(srv);
+	}
+	return rs == 1 && rc == 1 ? 0 : 1;
+}
+
+/* Everything readable on fd now (a socket pair delivers at once). */
+static size_t drain(int fd, uint8_t *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+	while (got < cap && (n = recv(fd, buf + got, cap - got, MSG_DONTWAIT)) > 0)
+		got += (size_t)n;
+	return got;
+}
+
+/* The records in buf[0..len), opened one after the other; the content of
+ * the last application-data record is copied to out. Returns the number of
+ * records, or -errno of the first failure. */
+static int open_all(struct sps_tls13 *t, EVP_CIPHER_CTX *cx, uint8_t *buf, size_t len,
+		    char *out, size_t cap, size_t *outlen)
+{
+	size_t off = 0;
+	int n = 0;
+	*outlen = 0;
+	while (off < len) {
+		long rl = sps_tls13_record_len(buf + off, len - off);
+		if (rl <= 0 || (size_t)rl > len - off)
+			return -EPROTO;
+		uint8_t type;
+		size_t plen;
+		int err = sps_tls13_open(t, cx, buf + off, (size_t)rl, &type, &plen);
+		if (err)
+			return -err;
+		const uint8_t *pt = buf + off + SPS_TLS13_HDR;
+		if (type == SPS_TLS13_HANDSHAKE && sps_tls13_handshake(t, pt, plen))
+			return -EPROTO;
+		if (type == SPS_TLS13_APPDATA && plen <= cap) {
+			memcpy(out, pt, plen);
+			*outlen = plen;
+		}
+		off += (size_t)rl;
+		n++;
+	}
+	return n;
+}
+
+/* Seal and send len bytes from the server side. */
+static int seal_send(struct sps_tls13 *t, EVP_CIPHER_CTX *cx, int fd, const void *p, size_t len)
+{
+	size_t cap = sps_tls13_sealed_max(len), n = 0;
+	uint8_t *out = malloc(cap);
+	int rc = 1;
+	if (out && sps_tls13_seal(t, cx, SPS_TLS13_APPDATA, p, len, out, &n) == 0 && n <= cap &&
+	    send(fd, out, n, 0) == (ssize_t)n)
+		rc = 0;
+	free(out);
+	return rc;
+}
+
+/* Read exactly len bytes with the (non-blocking) client SSL. */
+static int cli_read(SSL *cli, char *buf, size_t len)
+{
+	size_t got = 0;
+	for (int i = 0; i < 100 && got < len; i++) {
+		int n = SSL_read(cli, buf + got, (int)(len - got));
+		if (n > 0)
+			got += (size_t)n;
+		else if (SSL_get_error(cli, n) != SSL_ERROR_WANT_READ)
+			return 1;
+	}
+	return got == len ? 0 : 1;
+}
+
+static int tls13_records_with(struct tls_pair *tp, const char *suite)
+{
+	int sv[2];
+	static uint8_t raw[4 * SPS_TLS13_MAX_RECORD];
+	char text[64];
+	size_t n;
+	ASSERT_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	SSL *srv = SSL_new(tp->server), *cli = SSL_new(tp->client);
+	ASSERT(srv && cli);
+	ASSERT_INT_EQ(SSL_set_ciphersuites(cli, suite), 1);
+	SSL_set_fd(srv, sv[0]);
+	SSL_set_fd(cli, sv[1]);
+	SSL_set_accept_state(srv);
+	SSL_set_connect_state(cli);
+	ASSERT_INT_EQ(pair_handshake(srv, cli), 0);
+	struct sps_tls13 *t = sps_tls13_take(srv);
+	ASSERT(t != NULL);
+	ASSERT_STR_EQ(sps_tls13_suite(t), suite);
+	SSL_free(srv); /* the records are ours now; the socket stays open */
+	EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
+	ASSERT(cx);
+
+	/* client -> server, then server -> client (after the ticket OpenSSL sent) */
+	ASSERT_INT_EQ(SSL_write(cli, "hello", 5), 5);
+	ASSERT_INT_EQ(open_all(t, cx, raw, drain(sv[0], raw, sizeof(raw)), text, sizeof(text), &n), 1);
+	ASSERT(n == 5 && memcmp(text, "hello", 5) == 0);
+	ASSERT_INT_EQ(seal_send(t, cx, sv[0], "world", 5), 0);
+	ASSERT_INT_EQ(cli_read(cli, text, 5), 0);
+	ASSERT(memcmp(text, "world", 5) == 0);
+
+	/* RFC 8446 4.6.3: the client updates its key and asks us to update ours */
+	ASSERT_INT_EQ(SSL_key_update(cli, SSL_KEY_UPDATE_REQUESTED), 1);
+	ASSERT_INT_EQ(SSL_write(cli, "x", 1), 1);
+	ASSERT_INT_EQ(open_all(t, cx, raw, drain(sv[0], raw, sizeof(raw)), text, sizeof(text), &n), 2);
+	ASSERT(n == 1 && text[0] == 'x');
+	ASSERT_INT_EQ(seal_send(t, cx, sv[0], "y", 1), 0); /* KeyUpdate first, then "y" */
+	ASSERT_INT_EQ(cli_read(cli, text, 1), 0);
+	ASSERT(text[0] == 'y');
+	ASSERT_INT_EQ(SSL_write(cli, "z", 1), 1); /* the client's new key again */
+	ASSERT_INT_EQ(open_all(t, cx, raw, drain(sv[0], raw, sizeof(raw)), text, sizeof(text), &n), 1);
+	ASSERT(n == 1 && text[0] == 'z');
+
+	/* more than one record's worth: 3 records, read whole by the client */
+	size_t big = 2 * SPS_TLS13_MAX_PLAIN + 1000;
+	char *b = malloc(big), *back = malloc(big);
+	ASSERT(b && back);
+	for (size_t i = 0; i < big; i++)
+		b[i] = (char)(i * 7);
+	ASSERT_INT_EQ(seal_send(t, cx, sv[0], b, big), 0);
+	ASSERT_INT_EQ(cli_read(cli, back, big), 0);
+	ASSERT(memcmp(b, back, big) == 0);
+	free(b);
+	free(back);
+
+	/* a flipped bit fails authentication; other handshake messages and
+	 * records that do not say application_data are refused */
+	ASSERT_INT_EQ(SSL_write(cli, "tampered", 8), 8);
+	size_t len = drain(sv[0], raw, sizeof(raw));
+	ASSERT(len > 10);
+	raw[SPS_TLS13_HDR + 2] ^= 1;
+	ASSERT_INT_EQ(open_all(t, cx, raw, len, text, sizeof(text), &n), -EBADMSG);
+	static const uint8_t nst[] = {4, 0, 0, 1, 0}, ku2[] = {24, 0, 0, 1, 2};
+	ASSERT_INT_EQ(sps_tls13_handshake(t, nst, sizeof(nst)), EPROTO);
+	ASSERT_INT_EQ(sps_tls13_handshake(t, ku2, sizeof(ku2)), EPROTO);
+	static const uint8_t hs_hdr[] = {22, 3, 3, 0, 10}, long_hdr[] = {23, 3, 3, 0x41, 0x01};
+	ASSERT(sps_tls13_record_len(hs_hdr, sizeof(hs_hdr)) < 0);
+	ASSERT(sps_tls13_record_len(long_hdr, sizeof(long_hdr)) < 0);
+	ASSERT(sps_tls13_record_len(long_hdr, 4) == 0);
+
+	EVP_CIPHER_CTX_free(cx);
+	sps_tls13_free(t);
+	SSL_free(cli);
+	close(sv[0]);
+	close(sv[1]);
+	ERR_clear_error();
+	return 0;
+}
+
+/* Every TLS 1.3 suite; a TLS 1.2 connection stays with OpenSSL. */
+int test_net_tls13_records(void)
+{
+	struct tls_pair tp;
+	ASSERT_INT_EQ(tls_pair_new(&tp), 0);
+	ASSERT_INT_EQ(tls13_records_with(&tp, "TLS_AES_128_GCM_SHA256"), 0);
+	ASSERT_INT_EQ(tls13_records_with(&tp, "TLS_AES_256_GCM_SHA384"), 0);
+	ASSERT_INT_EQ(tls13_records_with(&tp, "TLS_CHACHA20_POLY1305_SHA256"), 0);
+
+	int sv[2];
+	ASSERT_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	SSL *srv = SSL_new(tp.server), *cli = SSL_new(tp.client);
+	ASSERT(srv && cli);
+	ASSERT_INT_EQ(SSL_set_max_proto_version(cli, TLS1_2_VERSION), 1);
+	SSL_set_fd(srv, sv[0]);
+	SSL_set_fd(cli, sv[1]);
+	SSL_set_accept_state(srv);
+	SSL_set_connect_state(cli);
+	ASSERT_INT_EQ(pair_handshake(srv, cli), 0);
+	ASSERT(sps_tls13_take(srv) == NULL);
+	SSL_free(srv);
+	SSL_free(cli);
+	close(sv[0]);
+	close(sv[1]);
+	tls_pair_free(&tp);
+	ERR_clear_error();
 	return 0;
 }
