@@ -2,7 +2,7 @@
  * Profile follows RFC 5280 (X.509 v3) and RFC 5922 (SIP domain certificates);
  * ECDSA P-256 keys and SHA-256 signatures (DESIGN.md: cheap handshakes). */
 #define SPS_LOG_MODULE "pki"
-#include "pki/pki.h"
+#include "pki/pki_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,7 +48,9 @@ int sps_pki_paths(const char *datadir, struct sps_pki_paths *out)
 	    (rc = path_join(p.ca_cert, sizeof(p.ca_cert), p.dir, "ca.pem")) != 0 ||
 	    (rc = path_join(p.ca_key, sizeof(p.ca_key), p.dir, "ca.key")) != 0 ||
 	    (rc = path_join(p.sip_cert, sizeof(p.sip_cert), p.dir, "sip.pem")) != 0 ||
-	    (rc = path_join(p.sip_key, sizeof(p.sip_key), p.dir, "sip.key")) != 0)
+	    (rc = path_join(p.sip_key, sizeof(p.sip_key), p.dir, "sip.key")) != 0 ||
+	    (rc = path_join(p.prev_cert, sizeof(p.prev_cert), p.dir, "sip.prev.pem")) != 0 ||
+	    (rc = path_join(p.prev_key, sizeof(p.prev_key), p.dir, "sip.prev.key")) != 0)
 		return rc;
 	*out = p;
 	return 0;
@@ -293,14 +295,16 @@ static int set_serial(X509 *x)
 	return rc;
 }
 
-/* Build and sign a certificate for key with subject CN=cn, valid for days.
- * issuer NULL means self-signed (signed with key). *out is the caller's on
- * success. Returns 0 or ENOMEM/EINVAL/EIO. */
-static int cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-		     long days, const struct ext *exts, size_t nexts, X509 **out)
+/* Build and sign a certificate for key with subject CN=cn (or a copy of
+ * subject when not NULL), valid for days, with exts and a copy of extra (may
+ * be NULL). issuer NULL means self-signed (signed with key). *out is the
+ * caller's on success. Returns 0 or ENOMEM/EINVAL/EIO. */
+static int cert_make(EVP_PKEY *key, const char *cn, const X509_NAME *subject, X509 *issuer,
+		     EVP_PKEY *issuer_key, long days, const struct ext *exts, size_t nexts,
+		     X509_EXTENSION *extra, X509 **out)
 {
 	X509 *x = X509_new();
-	X509_NAME *name = X509_NAME_new();
+	X509_NAME *name = subject ? X509_NAME_dup(subject) : X509_NAME_new();
 	X509V3_CTX v3;
 	int rc = ENOMEM;
 
@@ -312,8 +316,8 @@ static int cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issu
 	if (X509_set_version(x, X509_VERSION_3) != 1 ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_SECS) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) ||
-	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn,
-				       -1, -1, 0) != 1 ||
+	    (!subject && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+						    (const unsigned char *)cn, -1, -1, 0) != 1) ||
 	    X509_set_subject_name(x, name) != 1 ||
 	    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) != 1 ||
 	    X509_set_pubkey(x, key) != 1)
@@ -326,6 +330,8 @@ static int cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issu
 		if (!ok)
 			goto out;
 	}
+	if (extra && X509_add_ext(x, extra, -1) != 1)
+		goto out;
 	if (X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) <= 0)
 		goto out;
 	*out = x;
@@ -362,7 +368,8 @@ static int ca_create(const struct sps_pki_paths *p, const char *domain, X509 **c
 	EVP_PKEY *k = key_new();
 	if (!k)
 		return ENOMEM;
-	rc = cert_make(k, cn, NULL, NULL, CA_DAYS, exts, sizeof(exts) / sizeof(exts[0]), &x);
+	rc = cert_make(k, cn, NULL, NULL, NULL, CA_DAYS, exts, sizeof(exts) / sizeof(exts[0]), NULL,
+		       &x);
 	if (rc == 0)
 		rc = write_key(p->ca_key, k);
 	if (rc == 0)
@@ -399,7 +406,8 @@ static int sip_issue(const struct sps_pki_paths *p, const char *domain, const ch
 
 	if (!k)
 		return ENOMEM;
-	rc = cert_make(k, domain, ca, ca_key, SIP_DAYS, exts, sizeof(exts) / sizeof(exts[0]), &x);
+	rc = cert_make(k, domain, NULL, ca, ca_key, SIP_DAYS, exts, sizeof(exts) / sizeof(exts[0]),
+		       NULL, &x);
 	if (rc == 0)
 		rc = write_key(p->sip_key, k);
 	if (rc == 0)
@@ -468,9 +476,13 @@ int sps_pki_ensure(const char *datadir, const struct sps_pki_names *names, bool 
 	    (rc = file_exists(p.sip_cert, &have_sip)) != 0 ||
 	    (rc = file_exists(p.sip_key, &have_sip_key)) != 0)
 		goto out;
-	if (have_ca && have_sip && have_sip_key) {
+	if (have_sip && have_sip_key) {
+		/* A SIP pair without a CA (imported into a fresh data dir) is
+		 * kept: only the CA is made, for export and client certificates. */
+		if (!have_ca && (rc = ca_create(&p, names->domain, &ca, &ca_key)) != 0)
+			goto out;
 		if (created)
-			*created = false;
+			*created = !have_ca;
 		goto out;
 	}
 	/* The certificate is written after its key: remove it first so that a
@@ -490,4 +502,260 @@ out:
 	EVP_PKEY_free(ca_key);
 	sps_mbuf_free(&san);
 	return rc;
+}
+
+/* ---- import, renewal, rollback ---- */
+
+int sps__pki_file_read(const char *path, BIO **out)
+{
+	struct stat st;
+	char buf[4096];
+	size_t n, total = 0;
+	int rc = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return errno;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+		rc = EISDIR;
+	else if (st.st_size > SPS_PKI_FILE_MAX)
+		rc = EFBIG;
+	BIO *b = rc ? NULL : BIO_new(BIO_s_secmem()); /* may hold a key: cleared when freed */
+	if (!rc && !b)
+		rc = ENOMEM;
+	while (rc == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		total += n;
+		if (total > SPS_PKI_FILE_MAX)
+			rc = EFBIG;
+		else if (BIO_write(b, buf, (int)n) != (int)n)
+			rc = ENOMEM;
+	}
+	if (rc == 0 && ferror(f))
+		rc = EIO;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	fclose(f);
+	if (rc) {
+		BIO_free(b);
+		return rc;
+	}
+	*out = b;
+	return 0;
+}
+
+/* Copy the SIP pair in use to certs/sip.prev.* (nothing when there is none). */
+static int keep_previous(const struct sps_pki_paths *p)
+{
+	BIO *key = NULL, *cert = NULL;
+	int rc = sps__pki_file_read(p->sip_key, &key);
+	if (rc == 0)
+		rc = sps__pki_file_read(p->sip_cert, &cert);
+	if (rc == ENOENT) {
+		rc = 0;
+		goto out;
+	}
+	if (rc == 0)
+		rc = write_atomic(p->prev_key, 0600, key);
+	if (rc == 0)
+		rc = write_atomic(p->prev_cert, 0600, cert);
+out:
+	BIO_free(key);
+	BIO_free(cert);
+	return rc;
+}
+
+/* Write key then certificates (certificate first, then its chain), 0600. */
+static int write_pair(const struct sps_pki_paths *p, EVP_PKEY *key, STACK_OF(X509) *certs)
+{
+	BIO *kb = BIO_new(BIO_s_secmem()), *cb = BIO_new(BIO_s_mem());
+	int rc = ENOMEM;
+	if (!kb || !cb || PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) != 1)
+		goto out;
+	for (int i = 0; i < sk_X509_num(certs); i++)
+		if (PEM_write_bio_X509(cb, sk_X509_value(certs, i)) != 1)
+			goto out;
+	if ((rc = write_atomic(p->sip_key, 0600, kb)) == 0)
+		rc = write_atomic(p->sip_cert, 0600, cb);
+out:
+	BIO_free(kb);
+	BIO_free(cb);
+	ERR_clear_error();
+	return rc;
+}
+
+int sps_pki_install(const char *datadir, const struct sps_pki_bundle *b)
+{
+	struct sps_pki_paths p;
+	int rc;
+	if (!b || !b->key || sk_X509_num(b->certs) == 0)
+		return EBADMSG;
+	if ((rc = sps_pki_paths(datadir, &p)) != 0 || (rc = sps_file_mkdir_private(datadir)) != 0 ||
+	    (rc = sps_file_mkdir_private(p.dir)) != 0)
+		return rc;
+	if ((rc = keep_previous(&p)) != 0 || (rc = write_pair(&p, b->key, b->certs)) != 0)
+		return rc;
+	sync_parent(p.sip_cert);
+	return 0;
+}
+
+/* Is x issued and signed by ca? */
+static bool issued_by(X509 *x, X509 *ca)
+{
+	EVP_PKEY *k = X509_get0_pubkey(ca);
+	bool ok = X509_check_issued(ca, x) == X509_V_OK && k && X509_verify(x, k) == 1;
+	ERR_clear_error();
+	return ok;
+}
+
+static int first_cert(const char *path, X509 **out)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errno;
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ERR_clear_error();
+	if (!x)
+		return EBADMSG;
+	*out = x;
+	return 0;
+}
+
+int sps_pki_renew(const char *datadir)
+{
+	static const struct ext exts[] = {
+		{NID_basic_constraints, "critical,CA:FALSE"},
+		{NID_key_usage, "critical,digitalSignature"},
+		{NID_ext_key_usage, "serverAuth,clientAuth"},
+		{NID_subject_key_identifier, "hash"},
+		{NID_authority_key_identifier, "keyid:always"},
+	};
+	struct sps_pki_paths p;
+	X509 *ca = NULL, *old = NULL, *x = NULL;
+	EVP_PKEY *ca_key = NULL, *k = NULL;
+	STACK_OF(X509) *certs = NULL;
+	int rc;
+
+	if ((rc = sps_pki_paths(datadir, &p)) != 0)
+		return rc;
+	if ((rc = first_cert(p.sip_cert, &old)) != 0 || (rc = ca_load(&p, &ca, &ca_key)) != 0)
+		goto out;
+	if (!issued_by(old, ca)) {
+		rc = EPERM; /* an imported certificate: only its CA can renew it */
+		goto out;
+	}
+	/* Same names: the subject and the subjectAltName extension as they were. */
+	int at = X509_get_ext_by_NID(old, NID_subject_alt_name, -1);
+	X509_EXTENSION *san = at >= 0 ? X509_get_ext(old, at) : NULL;
+	rc = ENOMEM;
+	if (!(k = key_new()) || !(certs = sk_X509_new_null()))
+		goto out;
+	if ((rc = cert_make(k, NULL, X509_get_subject_name(old), ca, ca_key, SIP_DAYS, exts,
+			    sizeof(exts) / sizeof(exts[0]), san, &x)) != 0)
+		goto out;
+	rc = ENOMEM;
+	if (!sk_X509_push(certs, x))
+		goto out;
+	x = NULL;
+	if ((rc = keep_previous(&p)) != 0 || (rc = write_pair(&p, k, certs)) != 0)
+		goto out;
+	sync_parent(p.sip_cert);
+out:
+	sk_X509_pop_free(certs, X509_free);
+	X509_free(x);
+	X509_free(old);
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return rc;
+}
+
+int sps_pki_rollback(const char *datadir)
+{
+	struct sps_pki_paths p;
+	BIO *ck = NULL, *cc = NULL, *pk = NULL, *pc = NULL;
+	int rc;
+
+	if ((rc = sps_pki_paths(datadir, &p)) != 0)
+		return rc;
+	if ((rc = sps__pki_file_read(p.prev_key, &pk)) != 0 ||
+	    (rc = sps__pki_file_read(p.prev_cert, &pc)) != 0 ||
+	    (rc = sps__pki_file_read(p.sip_key, &ck)) != 0 ||
+	    (rc = sps__pki_file_read(p.sip_cert, &cc)) != 0)
+		goto out;
+	/* the pair goes back (key first), then what was in use becomes previous */
+	if ((rc = write_atomic(p.sip_key, 0600, pk)) != 0 ||
+	    (rc = write_atomic(p.sip_cert, 0600, pc)) != 0 ||
+	    (rc = write_atomic(p.prev_key, 0600, ck)) != 0 ||
+	    (rc = write_atomic(p.prev_cert, 0600, cc)) != 0)
+		goto out;
+out:
+	BIO_free(ck);
+	BIO_free(cc);
+	BIO_free(pk);
+	BIO_free(pc);
+	return rc;
+}
+
+int sps_pki_stamp_read(const struct sps_pki_paths *p, struct sps_pki_stamp *out)
+{
+	struct stat a, b;
+	if (stat(p->sip_cert, &a) != 0 || stat(p->sip_key, &b) != 0)
+		return errno;
+	const struct stat *st[2] = {&a, &b};
+	for (int i = 0; i < 2; i++) {
+		out->v[4 * i] = (unsigned long long)st[i]->st_dev;
+		out->v[4 * i + 1] = (unsigned long long)st[i]->st_ino;
+		out->v[4 * i + 2] = (unsigned long long)st[i]->st_size;
+		out->v[4 * i + 3] = (unsigned long long)st[i]->st_mtim.tv_sec * 1000000000ull +
+				    (unsigned long long)st[i]->st_mtim.tv_nsec;
+	}
+	return 0;
+}
+
+bool sps_pki_stamp_eq(const struct sps_pki_stamp *a, const struct sps_pki_stamp *b)
+{
+	return memcmp(a->v, b->v, sizeof(a->v)) == 0;
+}
+
+static long days_until(const ASN1_TIME *t)
+{
+	int days = 0, secs = 0;
+	if (ASN1_TIME_diff(&days, &secs, NULL, t) != 1)
+		return 0;
+	return days - (days == 0 && secs < 0);
+}
+
+int sps_pki_expiry_read(const char *datadir, struct sps_pki_expiry *out)
+{
+	struct sps_pki_paths p;
+	X509 *sip = NULL, *ca = NULL;
+	int rc;
+	if ((rc = sps_pki_paths(datadir, &p)) != 0)
+		return rc;
+	if ((rc = first_cert(p.sip_cert, &sip)) == 0 && (rc = first_cert(p.ca_cert, &ca)) == 0) {
+		out->sip_days_left = days_until(X509_get0_notAfter(sip));
+		out->ca_days_left = days_until(X509_get0_notAfter(ca));
+		out->sip_from_builtin_ca = issued_by(sip, ca);
+	}
+	X509_free(sip);
+	X509_free(ca);
+	ERR_clear_error();
+	return rc;
+}
+
+int sps_pki_bundle_current(const struct sps_pki_paths *p, struct sps_pki_bundle **out)
+{
+	struct sps_pki_bundle *b = NULL;
+	char why[SPS_PKI_WHY_MAX];
+	int rc = sps_pki_bundle_add_file(&b, p->sip_cert, why, sizeof(why));
+	if (rc == 0)
+		rc = sps_pki_bundle_add_file(&b, p->sip_key, why, sizeof(why));
+	if (rc == 0 && sps_pki_bundle_complete(b, why, sizeof(why)) != 0)
+		rc = EBADMSG;
+	if (rc != 0) {
+		sps_pki_bundle_free(b);
+		return rc == ENOENT ? ENOENT : rc == ENOMEM ? ENOMEM : EBADMSG;
+	}
+	*out = b;
+	return 0;
 }

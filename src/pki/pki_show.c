@@ -1,5 +1,5 @@
 /* pki: reading certificates back for `sipsec cert show` and `cert ca-export`. */
-#include "pki/pki.h"
+#include "pki/pki_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -179,4 +179,62 @@ int sps_pki_cert_pem(const char *pem_path, struct sps_mbuf *out)
 	BIO_free(b);
 	X509_free(x);
 	return rc;
+}
+
+/* ---- structured facts (cert show --json, import) ---- */
+
+/* Copy the text an mbuf writer produced into buf, "?" on error. */
+static void mb_take(struct sps_mbuf *mb, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", !sps_mbuf_err(mb) && mb->buf ? mb->buf : "?");
+	sps_mbuf_free(mb);
+	sps_mbuf_init(mb, 0);
+}
+
+void sps__pki_certinfo(X509 *x, time_t now, struct sps_pki_certinfo *out)
+{
+	struct sps_mbuf mb;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	int days = 0, secs = 0;
+
+	memset(out, 0, sizeof(*out));
+	sps_mbuf_init(&mb, 0);
+	put_name(&mb, X509_get_subject_name(x));
+	mb_take(&mb, out->subject, sizeof(out->subject));
+	put_name(&mb, X509_get_issuer_name(x));
+	mb_take(&mb, out->issuer, sizeof(out->issuer));
+	put_sans(&mb, x);
+	mb_take(&mb, out->sans, sizeof(out->sans));
+	if (strcmp(out->sans, "(none)") == 0)
+		out->sans[0] = '\0';
+	for (char *p = out->sans; (p = strstr(p, ", ")) != NULL;) {
+		*p = '\n'; /* one name per line */
+		memmove(p + 1, p + 2, strlen(p + 2) + 1);
+	}
+	put_key_type(&mb, x);
+	mb_take(&mb, out->key, sizeof(out->key));
+	put_time(&mb, X509_get0_notBefore(x));
+	mb_take(&mb, out->not_before, sizeof(out->not_before));
+	put_time(&mb, X509_get0_notAfter(x));
+	mb_take(&mb, out->not_after, sizeof(out->not_after));
+	sps_mbuf_free(&mb);
+	ASN1_TIME *t0 = ASN1_TIME_set(NULL, now ? now : time(NULL));
+	if (t0 && ASN1_TIME_diff(&days, &secs, t0, X509_get0_notAfter(x)) == 1)
+		out->days_left = days - (days == 0 && secs < 0);
+	ASN1_TIME_free(t0);
+	out->self_signed = X509_check_issued(x, x) == X509_V_OK;
+	out->is_ca = X509_check_ca(x) >= 1;
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1)
+		for (unsigned i = 0; i < mdlen && i < 32; i++)
+			snprintf(out->sha256 + (i ? 3 * i - 1 : 0), 4, "%s%02X", i ? ":" : "", md[i]);
+	ERR_clear_error();
+}
+
+int sps_pki_bundle_info(const struct sps_pki_bundle *b, int i, struct sps_pki_certinfo *out)
+{
+	if (!b || i < 0 || i >= sk_X509_num(b->certs) || !out)
+		return ENOENT;
+	sps__pki_certinfo(sk_X509_value(b->certs, i), 0, out);
+	return 0;
 }

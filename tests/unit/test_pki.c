@@ -472,3 +472,74 @@ int test_pki_tls_refuse(void)
 {
 	return with_tmpdir(tls_refuse);
 }
+
+/* Certificate reload (issue 7): a context made by sps_tls_ctx_server_reload
+ * serves the new certificate and resumes sessions of the old context, even
+ * with in-memory ticket keys (they are shared, not re-read); the old context
+ * keeps working for its connections and may be freed first. A client that
+ * trusts only a bundle without our CA refuses the server. */
+static int tls_reload(const char *data)
+{
+	struct sps_pki_paths p;
+	SSL_CTX *sctx = NULL, *nctx = NULL, *cctx = NULL, *other = NULL;
+	SSL_SESSION *sess = NULL;
+	struct conn k;
+
+	ASSERT_INT_EQ(sps_pki_ensure(data, &test_names, NULL), 0);
+	ASSERT_INT_EQ(sps_pki_paths(data, &p), 0);
+	struct sps_tls_conf conf = {.cert_file = p.sip_cert, .key_file = p.sip_key};
+	ASSERT_INT_EQ(sps_tls_ctx_server_new(&conf, &sctx), 0);
+	ASSERT_INT_EQ(sps_tls_ctx_client_trust(p.ca_cert, false, &cctx), 0);
+	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, NULL), 0);
+	ASSERT((sess = SSL_get1_session(k.c)) != NULL);
+	X509 *before = SSL_get1_peer_certificate(k.c);
+	conn_free(&k);
+
+	ASSERT_INT_EQ(sps_pki_renew(data), 0);
+	ASSERT_INT_EQ(sps_tls_ctx_server_reload(NULL, &conf, &nctx), EINVAL);
+	ASSERT_INT_EQ(sps_tls_ctx_server_reload(sctx, &conf, &nctx), 0);
+	/* a new handshake gets the renewed certificate */
+	ASSERT_INT_EQ(conn_run(&k, nctx, cctx, DOMAIN, NULL), 0);
+	X509 *after = SSL_get1_peer_certificate(k.c);
+	ASSERT(before && after && X509_cmp(before, after) != 0);
+	X509 *renewed = read_cert(p.sip_cert);
+	ASSERT(renewed && X509_cmp(after, renewed) == 0);
+	conn_free(&k);
+	/* the old session resumes on the new context */
+	ASSERT_INT_EQ(conn_run(&k, nctx, cctx, DOMAIN, sess), 0);
+	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
+	conn_free(&k);
+	/* the old context still works; freeing it leaves the keys to the new one */
+	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, NULL), 0);
+	conn_free(&k);
+	SSL_CTX_free(sctx);
+	bool rotated = false;
+	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(nctx, time(NULL) + SPS_TLS_TICKET_ROTATE_DEFAULT,
+						 &rotated),
+		      0);
+	ASSERT(rotated);
+	ASSERT_INT_EQ(conn_run(&k, nctx, cctx, DOMAIN, sess), 0);
+	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
+	conn_free(&k);
+
+	/* outgoing trust: a bundle without our CA, no system store: refused */
+	ASSERT_INT_EQ(sps_tls_ctx_client_trust(NULL, false, &other), EINVAL);
+	ASSERT_INT_EQ(sps_tls_ctx_client_trust(p.prev_cert, false, &other), 0);
+	ASSERT_INT_EQ(conn_run(&k, nctx, other, DOMAIN, NULL), -1);
+	ASSERT_INT_EQ(SSL_get_verify_result(k.c), X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+	conn_free(&k);
+
+	X509_free(before);
+	X509_free(after);
+	X509_free(renewed);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(nctx);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(other);
+	return 0;
+}
+
+int test_pki_tls_reload(void)
+{
+	return with_tmpdir(tls_reload);
+}
