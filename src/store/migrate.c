@@ -68,6 +68,31 @@ static const char *const migrations[] = {
 	"  key TEXT PRIMARY KEY NOT NULL,"
 	"  value TEXT NOT NULL"
 	");",
+	/* 2: devices and their lines (provisioning, issue 8). Provisioning and
+	 * line SIP passwords are kept in clear: phone configs and `device show`
+	 * need them (store.h); the database file is 0600. */
+	"CREATE TABLE devices ("
+	"  mac TEXT PRIMARY KEY NOT NULL," /* 12 lowercase hex digits */
+	"  vendor TEXT NOT NULL,"
+	"  model TEXT NOT NULL,"
+	"  transport TEXT NOT NULL,"
+	"  srtp TEXT NOT NULL,"
+	"  prov_user TEXT NOT NULL UNIQUE,"
+	"  prov_password TEXT NOT NULL,"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE TABLE device_lines ("
+	"  mac TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL,"
+	"  user TEXT NOT NULL,"
+	"  sip_password TEXT NOT NULL,"
+	"  PRIMARY KEY (mac, idx)"
+	");"
+	"CREATE INDEX device_lines_user ON device_lines(user);",
+	/* 3: per-user SRTP media policy (issue 6, media/policy.h); '' follows
+	 * the system default (sipsec serve --srtp-default) */
+	("ALTER TABLE users ADD COLUMN srtp TEXT NOT NULL DEFAULT ''"
+	 "  CHECK (srtp IN ('', 'off', 'enable', 'offer', 'require'));"),
 };
 
 int sps__store_schema_latest(void)

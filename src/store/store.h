@@ -57,11 +57,14 @@ struct sps_user {
 	char ha1_md5[SPS_HA1_MD5_HEX + 1];
 	char ha1_sha256[SPS_HA1_SHA256_HEX + 1];
 	int64_t created; /* unix seconds */
+	/* SRTP media policy (media/policy.h): "off", "enable", "offer",
+	 * "require", or "" for the system default */
+	char srtp[8];
 };
 
 /* Add a user; EEXIST when the name is taken. */
 int sps_store_user_add(struct sps_store *st, const struct sps_user *u);
-/* Replace realm and hashes of an existing user; ENOENT when absent. */
+/* Replace realm, hashes and srtp of an existing user; ENOENT when absent. */
 int sps_store_user_update(struct sps_store *st, const struct sps_user *u);
 /* Delete a user and its registrations; ENOENT when absent. */
 int sps_store_user_del(struct sps_store *st, const char *name);
@@ -112,5 +115,52 @@ int sps_store_binding_expire(struct sps_store *st, int64_t now, unsigned *n);
 typedef int(sps_store_binding_h)(const struct sps_binding *b, void *arg);
 int sps_store_binding_each(struct sps_store *st, const char *aor, int64_t now,
 			   sps_store_binding_h *h, void *arg);
+
+/* ---- devices (provisioned phones, issue 8) ---- */
+#define SPS_DEVICE_MAC_LEN 12   /* lowercase hex, no separators */
+#define SPS_DEVICE_PW_MAX 64    /* generated secrets are 20 characters */
+#define SPS_DEVICE_LINES_MAX 16
+
+/* A phone. The provisioning credentials (checked with HTTP digest or basic
+ * on the HTTPS provisioning server) are kept in clear: `device show` must
+ * print them and Basic needs them; the digest HA1 is derived per request
+ * (the realm is the SIP domain, which may change). The database is 0600. */
+struct sps_device {
+	char mac[SPS_DEVICE_MAC_LEN + 1];
+	char vendor[16];    /* "polycom", "yealink", "grandstream", "generic" */
+	char model[64];
+	char transport[16]; /* UDPOnly, TCPOnly, TCPpreferred, TLS, DNSnaptr */
+	char srtp[8];       /* off, enable, offer, require */
+	char prov_user[32];
+	char prov_password[SPS_DEVICE_PW_MAX + 1];
+	int64_t created;    /* unix seconds; 0 on add means now */
+};
+
+/* One line (SIP account) of a device, 1-based idx. The SIP password is
+ * the one put into the phone's configuration (phones take no HA1). */
+struct sps_device_line {
+	unsigned idx;
+	char user[SPS_USER_NAME_MAX + 1];
+	char sip_password[SPS_DEVICE_PW_MAX + 1];
+};
+
+/* Add a device with its lines (one transaction, or a savepoint in a batch).
+ * EEXIST when the MAC (or the provisioning user) is taken; EINVAL for a
+ * malformed row (MAC not 12 lowercase hex digits, no lines, too many). */
+int sps_store_device_add(struct sps_store *st, const struct sps_device *d,
+			 const struct sps_device_line *lines, size_t nlines);
+/* Delete a device and its lines; ENOENT when absent. */
+int sps_store_device_del(struct sps_store *st, const char *mac);
+/* Look up by normalised MAC, or by provisioning user; ENOENT when absent. */
+int sps_store_device_get(struct sps_store *st, const char *mac, struct sps_device *out);
+int sps_store_device_by_prov_user(struct sps_store *st, const char *prov_user,
+				  struct sps_device *out);
+/* The lines of mac in idx order into lines[0..max); *n receives the count
+ * (ENOSPC when there are more than max). */
+int sps_store_device_lines(struct sps_store *st, const char *mac, struct sps_device_line *lines,
+			   size_t max, size_t *n);
+/* Call h for every device in MAC order; non-zero from h stops the walk. */
+typedef int(sps_store_device_h)(const struct sps_device *d, void *arg);
+int sps_store_device_each(struct sps_store *st, sps_store_device_h *h, void *arg);
 
 #endif

@@ -37,6 +37,7 @@
 #define BINDING_COLS                                                                       \
 	"aor, user, contact, contact_hdr, instance, reg_id, call_id, cseq, expires_at, q, "   \
 	"path, transport, source, local, user_agent, boot_id, conn_id, outbound, updated"
+#define DEVICE_COLS "mac, vendor, model, transport, srtp, prov_user, prov_password, created"
 /* An absent q (-1) ranks like q=1.0, the highest preference (RFC 3261 10.2.1.2
  * leaves it open; this is what proxies commonly do); id keeps ties stable. */
 #define BINDING_ORDER "(CASE WHEN q < 0 THEN 1000 ELSE q END) DESC, id"
@@ -51,15 +52,15 @@ static const char *const stmt_sql[SPS__ST_COUNT] = {
 	[SPS__ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
 	[SPS__ST_SETTING_SET] = "INSERT INTO settings(key, value) VALUES(?1, ?2) "
 				"ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-	[SPS__ST_USER_ADD] = "INSERT INTO users(name, realm, ha1_md5, ha1_sha256, created) "
-			     "VALUES(?1, ?2, ?3, ?4, ?5)",
-	[SPS__ST_USER_UPDATE] = "UPDATE users SET realm = ?2, ha1_md5 = ?3, ha1_sha256 = ?4 "
-				"WHERE name = ?1",
+	[SPS__ST_USER_ADD] = "INSERT INTO users(name, realm, ha1_md5, ha1_sha256, created, srtp) "
+			     "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[SPS__ST_USER_UPDATE] = "UPDATE users SET realm = ?2, ha1_md5 = ?3, ha1_sha256 = ?4, "
+				"srtp = ?5 WHERE name = ?1",
 	[SPS__ST_USER_DEL] = "DELETE FROM users WHERE name = ?1",
 	[SPS__ST_USER_DEL_REGS] = "DELETE FROM registrations WHERE user = ?1",
-	[SPS__ST_USER_GET] = "SELECT name, realm, ha1_md5, ha1_sha256, created FROM users "
+	[SPS__ST_USER_GET] = "SELECT name, realm, ha1_md5, ha1_sha256, created, srtp FROM users "
 			     "WHERE name = ?1",
-	[SPS__ST_USER_EACH] = "SELECT name, realm, ha1_md5, ha1_sha256, created FROM users "
+	[SPS__ST_USER_EACH] = "SELECT name, realm, ha1_md5, ha1_sha256, created, srtp FROM users "
 			      "ORDER BY name",
 	/* REPLACE deletes the row that has the same key under either partial
 	 * unique index (migrate.c), then inserts. */
@@ -75,6 +76,17 @@ static const char *const stmt_sql[SPS__ST_COUNT] = {
 	[SPS__ST_BINDING_EACH_ALL] = "SELECT " BINDING_COLS " FROM registrations "
 				     "WHERE ?2 = 0 OR expires_at > ?2 "
 				     "ORDER BY aor, " BINDING_ORDER,
+	[SPS__ST_DEVICE_ADD] = "INSERT INTO devices(" DEVICE_COLS ") "
+			       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SPS__ST_DEVICE_LINE_ADD] = "INSERT INTO device_lines(mac, idx, user, sip_password) "
+				    "VALUES(?1, ?2, ?3, ?4)",
+	/* device_lines go with it: ON DELETE CASCADE (foreign_keys is on) */
+	[SPS__ST_DEVICE_DEL] = "DELETE FROM devices WHERE mac = ?1",
+	[SPS__ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE mac = ?1",
+	[SPS__ST_DEVICE_BY_PROV_USER] = "SELECT " DEVICE_COLS " FROM devices WHERE prov_user = ?1",
+	[SPS__ST_DEVICE_EACH] = "SELECT " DEVICE_COLS " FROM devices ORDER BY mac",
+	[SPS__ST_DEVICE_LINES] = "SELECT idx, user, sip_password FROM device_lines WHERE mac = ?1 "
+				 "ORDER BY idx",
 };
 
 /* ---- errors ---- */
@@ -449,6 +461,18 @@ static bool hex_or_empty(const char *s, size_t n)
 	return s[n] == '\0';
 }
 
+/* The SRTP policy names of media/policy.h, or "" (the system default). */
+static bool srtp_valid(const char *s, size_t size)
+{
+	static const char *const ok[] = {"", "off", "enable", "offer", "require"};
+	if (strnlen(s, size) >= size)
+		return false;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(s, ok[i]) == 0)
+			return true;
+	return false;
+}
+
 /* A user row the store accepts: a name of 1..SPS_USER_NAME_MAX bytes, a
  * realm, and at least one HA1 (an import from a system that only had MD5
  * hashes may leave ha1_sha256 empty). */
@@ -461,7 +485,7 @@ static bool user_valid(const struct sps_user *u)
 	       strnlen(u->ha1_sha256, sizeof(u->ha1_sha256)) < sizeof(u->ha1_sha256) &&
 	       hex_or_empty(u->ha1_md5, SPS_HA1_MD5_HEX) &&
 	       hex_or_empty(u->ha1_sha256, SPS_HA1_SHA256_HEX) &&
-	       (u->ha1_md5[0] || u->ha1_sha256[0]);
+	       (u->ha1_md5[0] || u->ha1_sha256[0]) && srtp_valid(u->srtp, sizeof(u->srtp));
 }
 
 static void row_to_user(sqlite3_stmt *s, struct sps_user *u)
@@ -472,6 +496,7 @@ static void row_to_user(sqlite3_stmt *s, struct sps_user *u)
 	snprintf(u->ha1_md5, sizeof(u->ha1_md5), "%s", col_text(s, 2));
 	snprintf(u->ha1_sha256, sizeof(u->ha1_sha256), "%s", col_text(s, 3));
 	u->created = sqlite3_column_int64(s, 4);
+	snprintf(u->srtp, sizeof(u->srtp), "%s", col_text(s, 5));
 }
 
 /* created 0 means now. */
@@ -486,6 +511,7 @@ int sps_store_user_add(struct sps_store *st, const struct sps_user *u)
 	bind_text(s, 3, u->ha1_md5, &rc);
 	bind_text(s, 4, u->ha1_sha256, &rc);
 	bind_int(s, 5, u->created ? u->created : (int64_t)time(NULL), &rc);
+	bind_text(s, 6, u->srtp, &rc);
 	if (rc != SQLITE_OK)
 		return bind_fail(st, s, rc, "user add");
 	return run(st, s, "user add");
@@ -501,6 +527,7 @@ int sps_store_user_update(struct sps_store *st, const struct sps_user *u)
 	bind_text(s, 2, u->realm, &rc);
 	bind_text(s, 3, u->ha1_md5, &rc);
 	bind_text(s, 4, u->ha1_sha256, &rc);
+	bind_text(s, 5, u->srtp, &rc);
 	if (rc != SQLITE_OK)
 		return bind_fail(st, s, rc, "user update");
 	int err = run(st, s, "user update");
@@ -701,6 +728,179 @@ int sps_store_binding_each(struct sps_store *st, const char *aor, int64_t now,
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = db_fail(st, rc, "binding list");
+	walk_end(s, own);
+	return err;
+}
+
+/* ---- devices ---- */
+
+static bool mac_ok(const char *mac)
+{
+	return strlen(mac) == SPS_DEVICE_MAC_LEN && hex_or_empty(mac, SPS_DEVICE_MAC_LEN);
+}
+
+#define FITS(s) (strnlen((s), sizeof(s)) < sizeof(s))
+
+static bool device_valid(const struct sps_device *d)
+{
+	return mac_ok(d->mac) && FITS(d->vendor) && d->vendor[0] && FITS(d->model) &&
+	       FITS(d->transport) && d->transport[0] && FITS(d->srtp) && d->srtp[0] &&
+	       FITS(d->prov_user) && d->prov_user[0] && FITS(d->prov_password) &&
+	       d->prov_password[0];
+}
+
+static void row_to_device(sqlite3_stmt *s, struct sps_device *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->mac, sizeof(d->mac), "%s", col_text(s, 0));
+	snprintf(d->vendor, sizeof(d->vendor), "%s", col_text(s, 1));
+	snprintf(d->model, sizeof(d->model), "%s", col_text(s, 2));
+	snprintf(d->transport, sizeof(d->transport), "%s", col_text(s, 3));
+	snprintf(d->srtp, sizeof(d->srtp), "%s", col_text(s, 4));
+	snprintf(d->prov_user, sizeof(d->prov_user), "%s", col_text(s, 5));
+	snprintf(d->prov_password, sizeof(d->prov_password), "%s", col_text(s, 6));
+	d->created = sqlite3_column_int64(s, 7);
+}
+
+/* The device row and its lines together (one transaction, or a savepoint
+ * inside a batch), so a failed line leaves no half-made device. */
+int sps_store_device_add(struct sps_store *st, const struct sps_device *d,
+			 const struct sps_device_line *lines, size_t nlines)
+{
+	if (!d || !device_valid(d) || !lines || nlines == 0 || nlines > SPS_DEVICE_LINES_MAX)
+		return EINVAL;
+	for (size_t i = 0; i < nlines; i++)
+		if (!lines[i].idx || !lines[i].user[0] || !FITS(lines[i].user) ||
+		    !FITS(lines[i].sip_password))
+			return EINVAL;
+	int err = op_begin(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[SPS__ST_DEVICE_ADD];
+	int rc = SQLITE_OK;
+	bind_text(s, 1, d->mac, &rc);
+	bind_text(s, 2, d->vendor, &rc);
+	bind_text(s, 3, d->model, &rc);
+	bind_text(s, 4, d->transport, &rc);
+	bind_text(s, 5, d->srtp, &rc);
+	bind_text(s, 6, d->prov_user, &rc);
+	bind_text(s, 7, d->prov_password, &rc);
+	bind_int(s, 8, d->created ? d->created : (int64_t)time(NULL), &rc);
+	err = rc != SQLITE_OK ? bind_fail(st, s, rc, "device add") : run(st, s, "device add");
+	s = st->stmt[SPS__ST_DEVICE_LINE_ADD];
+	for (size_t i = 0; !err && i < nlines; i++) {
+		rc = SQLITE_OK;
+		bind_text(s, 1, d->mac, &rc);
+		bind_int(s, 2, lines[i].idx, &rc);
+		bind_text(s, 3, lines[i].user, &rc);
+		bind_text(s, 4, lines[i].sip_password, &rc);
+		err = rc != SQLITE_OK ? bind_fail(st, s, rc, "device line add")
+				      : run(st, s, "device line add");
+	}
+	return op_end(st, err);
+}
+
+int sps_store_device_del(struct sps_store *st, const char *mac)
+{
+	if (!mac || !*mac)
+		return EINVAL;
+	sqlite3_stmt *s = st->stmt[SPS__ST_DEVICE_DEL];
+	int rc = SQLITE_OK;
+	bind_text(s, 1, mac, &rc);
+	if (rc != SQLITE_OK)
+		return bind_fail(st, s, rc, "device del");
+	int err = run(st, s, "device del");
+	if (!err && sqlite3_changes(st->db) == 0)
+		err = ENOENT;
+	return err;
+}
+
+static int device_get_by(struct sps_store *st, enum sps__store_stmt id, const char *key,
+			 struct sps_device *out)
+{
+	if (!key || !out)
+		return EINVAL;
+	sqlite3_stmt *s = st->stmt[id];
+	int rc = SQLITE_OK, err = 0;
+	bind_text(s, 1, key, &rc);
+	if (rc != SQLITE_OK)
+		return bind_fail(st, s, rc, "device get");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		row_to_device(s, out);
+	else if (rc == SQLITE_DONE)
+		err = ENOENT;
+	else
+		err = db_fail(st, rc, "device get");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return err;
+}
+
+int sps_store_device_get(struct sps_store *st, const char *mac, struct sps_device *out)
+{
+	return device_get_by(st, SPS__ST_DEVICE_GET, mac, out);
+}
+
+int sps_store_device_by_prov_user(struct sps_store *st, const char *prov_user,
+				  struct sps_device *out)
+{
+	return device_get_by(st, SPS__ST_DEVICE_BY_PROV_USER, prov_user, out);
+}
+
+int sps_store_device_lines(struct sps_store *st, const char *mac, struct sps_device_line *lines,
+			   size_t max, size_t *n)
+{
+	if (!mac || !n || (max && !lines))
+		return EINVAL;
+	bool own;
+	int err = 0, rc = SQLITE_OK;
+	sqlite3_stmt *s = walk_stmt(st, SPS__ST_DEVICE_LINES, &own, &err);
+	if (!s)
+		return err;
+	bind_text(s, 1, mac, &rc);
+	if (rc != SQLITE_OK) {
+		err = db_fail(st, rc, "device lines");
+		walk_end(s, own);
+		return err;
+	}
+	size_t k = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (k >= max) {
+			err = ENOSPC;
+			break;
+		}
+		struct sps_device_line *l = &lines[k++];
+		memset(l, 0, sizeof(*l));
+		l->idx = (unsigned)sqlite3_column_int(s, 0);
+		snprintf(l->user, sizeof(l->user), "%s", col_text(s, 1));
+		snprintf(l->sip_password, sizeof(l->sip_password), "%s", col_text(s, 2));
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = db_fail(st, rc, "device lines");
+	walk_end(s, own);
+	if (!err)
+		*n = k;
+	return err;
+}
+
+int sps_store_device_each(struct sps_store *st, sps_store_device_h *h, void *arg)
+{
+	if (!h)
+		return EINVAL;
+	bool own;
+	int err = 0, rc;
+	sqlite3_stmt *s = walk_stmt(st, SPS__ST_DEVICE_EACH, &own, &err);
+	if (!s)
+		return err;
+	struct sps_device d;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row_to_device(s, &d);
+		if ((err = h(&d, arg)) != 0)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = db_fail(st, rc, "device list");
 	walk_end(s, own);
 	return err;
 }
