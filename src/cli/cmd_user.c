@@ -1,4 +1,4 @@
-/* cli: `sipsec user add | list | del | passwd` - the SIP accounts in the store.
+/* cli: `sipsec user add | list | del | passwd | set` - the SIP accounts in the store.
  *
  * Only the digest hashes HA1 = H(name:realm:password) in MD5 and SHA-256 are
  * stored (RFC 7616 3.4.2, RFC 8760); the password itself lives in one stack
@@ -24,6 +24,7 @@
 
 #include "auth/digest.h"
 #include "core/log.h"
+#include "media/policy.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -32,24 +33,37 @@
 #define DB_FILE "sipsec.db" /* in the data dir (store_sqlite.c) */
 
 static const char usage_text[] =
-	"usage: sipsec user add NAME [--password-stdin] [--domain NAME] [--data DIR]\n"
+	"usage: sipsec user add NAME [--password-stdin] [--domain NAME] [--srtp MODE] [--data DIR]\n"
 	"       sipsec user list [--json] [--data DIR]\n"
 	"       sipsec user del NAME [--data DIR]\n"
-	"       sipsec user passwd NAME [--password-stdin] [--data DIR]\n\n"
+	"       sipsec user passwd NAME [--password-stdin] [--data DIR]\n"
+	"       sipsec user set NAME --srtp MODE [--data DIR]\n\n"
 	"Manage the SIP accounts that phones register with (digest authentication).\n"
 	"Only the digest hashes of the password (MD5 and SHA-256 HA1) are stored.\n"
 	"Works while 'sipsec serve' runs on the same data directory.\n\n"
 	"  add      create a user; asks for the password twice on a terminal\n"
-	"  list     print every user: name, realm, creation time (UTC)\n"
+	"  list     print every user: name, realm, SRTP policy, creation time (UTC)\n"
 	"  del      delete a user and its registrations\n"
-	"  passwd   set a new password (the user keeps its realm)\n\n"
+	"  passwd   set a new password (the user keeps its realm)\n"
+	"  set      change a user's settings (the SRTP policy)\n\n"
 	"options:\n"
 	"  --password-stdin  read the password from the first line of standard input\n"
 	"                    (for scripts; the trailing newline is removed)\n"
 	"  --domain NAME     add: the SIP domain, which is the digest realm (default: the\n"
 	"                    realm recorded in the data dir, else the host name, as for\n"
 	"                    'sipsec serve'); the first user add records it\n"
-	"  --json            list: print a JSON array of {\"name\", \"realm\", \"created\"}\n"
+	"  --srtp MODE       add, set: the user's media encryption policy:\n"
+	"                      off      plain RTP only\n"
+	"                      enable   accept SRTP when the other side offers it\n"
+	"                      offer    offer SRTP, accept plain RTP\n"
+	"                      require  SRTP only: calls that cannot be encrypted on\n"
+	"                               every leg are refused (488)\n"
+	"                      default  follow 'sipsec serve --srtp-default' (offer\n"
+	"                               unless set); what add uses without --srtp\n"
+	"                    SRTP keys only ever travel over TLS: a phone registered over\n"
+	"                    UDP or TCP gets plain RTP, bridged by the relay\n"
+	"  --json            list: print a JSON array of {\"name\", \"realm\", \"srtp\",\n"
+	"                    \"created\"} (srtp \"default\" follows the server's)\n"
 	"  --data DIR        data directory (default $SIPSEC_DATA, else ./sipsec-data)\n\n"
 	"User names: 1 to 64 letters, digits, '-', '_', '.' or '+'.\n"
 	"Passwords: at least 8 characters.\n";
@@ -59,6 +73,7 @@ enum {
 	OPT_DOMAIN = 2,
 	OPT_PWSTDIN = 4,
 	OPT_JSON = 8,
+	OPT_SRTP = 16,
 };
 
 struct user_args {
@@ -66,6 +81,7 @@ struct user_args {
 	const char *domain;
 	bool pw_stdin;
 	bool json;
+	const char *srtp; /* --srtp MODE as given */
 	const char *name; /* the positional NAME, when the command takes one */
 };
 
@@ -100,6 +116,9 @@ static int parse_args(const char *cmd, int argc, char **argv, unsigned allowed, 
 		else if (opts && (allowed & OPT_DOMAIN) && strncmp(s, "--domain", 8) == 0 &&
 			 (s[8] == '\0' || s[8] == '='))
 			val = &a->domain;
+		else if (opts && (allowed & OPT_SRTP) && strncmp(s, "--srtp", 6) == 0 &&
+			 (s[6] == '\0' || s[6] == '='))
+			val = &a->srtp;
 		if (val) {
 			const char *eq = strchr(s, '=');
 			if (eq)
@@ -108,7 +127,9 @@ static int parse_args(const char *cmd, int argc, char **argv, unsigned allowed, 
 				v = argv[++i];
 			if (!v || !*v)
 				return sps_cli_fail(2, cmd, "%s needs a value; see 'sipsec user --help'",
-						    val == &a->data ? "--data DIR" : "--domain NAME");
+						    val == &a->data     ? "--data DIR"
+						    : val == &a->srtp ? "--srtp MODE"
+									: "--domain NAME");
 			*val = v;
 			continue;
 		}
@@ -148,6 +169,19 @@ static int bad_name(const char *cmd, const char *name)
 			    "invalid user name '%s': use 1 to %d letters, digits, '-', '_', '.' "
 			    "or '+'",
 			    name, SPS_USER_NAME_MAX);
+}
+
+/* --srtp MODE into the store's form ("" for default). Returns 0 or the exit
+ * status after printing the error. */
+static int srtp_arg(const char *cmd, const char *v, char *out, size_t size)
+{
+	enum sps_srtp_mode m;
+	if (sps_srtp_mode_parse(v, &m) != 0)
+		return sps_cli_fail(1, cmd,
+				    "invalid --srtp '%s': use off, enable, offer, require or default",
+				    v);
+	snprintf(out, size, "%s", m == SPS_SRTP_MODE_UNSET ? "" : sps_srtp_mode_name(m));
+	return 0;
 }
 
 /* A realm goes into a quoted-string of WWW-Authenticate (RFC 3261 25.1):
@@ -355,10 +389,14 @@ static int user_add(int argc, char **argv)
 	bool record_realm = false;
 	int rc, status;
 
-	if ((status = parse_args(cmd, argc, argv, OPT_DATA | OPT_DOMAIN | OPT_PWSTDIN, 1, &a)))
+	if ((status = parse_args(cmd, argc, argv, OPT_DATA | OPT_DOMAIN | OPT_PWSTDIN | OPT_SRTP, 1,
+				 &a)))
 		return status;
 	if (!name_ok(a.name))
 		return bad_name(cmd, a.name);
+	char srtp[sizeof(u.srtp)] = "";
+	if (a.srtp && (status = srtp_arg(cmd, a.srtp, srtp, sizeof(srtp))))
+		return status;
 	if (a.domain && !realm_ok(a.domain))
 		return sps_cli_fail(1, cmd,
 				    "--domain '%s' cannot be a digest realm; give the SIP domain, "
@@ -382,6 +420,7 @@ static int user_add(int argc, char **argv)
 	}
 	memset(&u, 0, sizeof(u));
 	snprintf(u.name, sizeof(u.name), "%s", a.name);
+	memcpy(u.srtp, srtp, sizeof(u.srtp));
 
 	/* the realm: --domain, else the recorded one, else the server's default */
 	rc = sps_store_setting_get(st, "realm", stored, sizeof(stored));
@@ -434,7 +473,10 @@ static int user_add(int argc, char **argv)
 		status = store_fail(cmd, dir, rc);
 		goto out;
 	}
-	printf("added user %s (realm %s)\n", u.name, u.realm);
+	if (u.srtp[0])
+		printf("added user %s (realm %s, srtp %s)\n", u.name, u.realm, u.srtp);
+	else
+		printf("added user %s (realm %s)\n", u.name, u.realm);
 out:
 	OPENSSL_cleanse(pw, sizeof(pw));
 	OPENSSL_cleanse(&u, sizeof(u));
@@ -492,6 +534,52 @@ out:
 	return status;
 }
 
+static int user_set(int argc, char **argv)
+{
+	static const char cmd[] = "user set";
+	struct user_args a;
+	struct sps_store *st = NULL;
+	struct sps_user u;
+	int rc, status;
+
+	if ((status = parse_args(cmd, argc, argv, OPT_DATA | OPT_SRTP, 1, &a)))
+		return status;
+	if (!a.srtp)
+		return sps_cli_fail(2, cmd, "nothing to set: give --srtp MODE; see 'sipsec user "
+					    "--help'");
+	if (!name_ok(a.name))
+		return bad_name(cmd, a.name);
+	char srtp[sizeof(u.srtp)];
+	if ((status = srtp_arg(cmd, a.srtp, srtp, sizeof(srtp))))
+		return status;
+	const char *dir = sps_cli_data_dir(a.data);
+	memset(&u, 0, sizeof(u));
+	if ((status = open_store(cmd, dir, true, &st)))
+		return status;
+	/* read, change, write back in one transaction: a concurrent passwd is
+	 * not undone */
+	rc = sps_store_begin(st);
+	if (!rc) {
+		rc = sps_store_user_get(st, a.name, &u);
+		if (!rc) {
+			memcpy(u.srtp, srtp, sizeof(u.srtp));
+			rc = sps_store_user_update(st, &u);
+		}
+		int crc = sps_store_commit(st);
+		if (!rc)
+			rc = crc;
+	}
+	if (rc == ENOENT)
+		status = no_user(cmd, a.name, dir);
+	else if (rc)
+		status = store_fail(cmd, dir, rc);
+	else
+		printf("user %s: srtp %s\n", u.name, srtp[0] ? srtp : "default");
+	OPENSSL_cleanse(&u, sizeof(u));
+	sps_store_close(st);
+	return status;
+}
+
 static int user_del(int argc, char **argv)
 {
 	static const char cmd[] = "user del";
@@ -533,6 +621,7 @@ static int list_one(const struct sps_user *u, void *arg)
 	iso_time(u->created, when, sizeof(when));
 	if (!o || json_object_set_new(o, "name", json_string(u->name)) ||
 	    json_object_set_new(o, "realm", json_string(u->realm)) ||
+	    json_object_set_new(o, "srtp", json_string(u->srtp[0] ? u->srtp : "default")) ||
 	    json_object_set_new(o, "created", json_string(when)) || json_array_append_new(arr, o))
 		return ENOMEM;
 	return 0;
@@ -550,10 +639,11 @@ static void print_table(json_t *arr)
 		wname = n > wname ? n : wname;
 		wrealm = r > wrealm ? r : wrealm;
 	}
-	printf("%-*s  %-*s  %s\n", wname, "NAME", wrealm, "REALM", "CREATED");
+	printf("%-*s  %-*s  %-7s  %s\n", wname, "NAME", wrealm, "REALM", "SRTP", "CREATED");
 	json_array_foreach(arr, i, o) {
-		printf("%-*s  %-*s  %s\n", wname, json_string_value(json_object_get(o, "name")),
+		printf("%-*s  %-*s  %-7s  %s\n", wname, json_string_value(json_object_get(o, "name")),
 		       wrealm, json_string_value(json_object_get(o, "realm")),
+		       json_string_value(json_object_get(o, "srtp")),
 		       json_string_value(json_object_get(o, "created")));
 	}
 }
@@ -597,6 +687,7 @@ static const struct sps_cli_cmd subcommands[] = {
 	{"list", user_list, "list the users"},
 	{"del", user_del, "delete a user and its registrations"},
 	{"passwd", user_passwd, "set a user's password"},
+	{"set", user_set, "change a user's SRTP policy"},
 };
 
 int sps_cmd_user(int argc, char **argv)
@@ -622,6 +713,6 @@ int sps_cmd_user(int argc, char **argv)
 		}
 		return subcommands[i].run(argc - 1, argv + 1);
 	}
-	return sps_cli_fail(2, "user", "'%s' is not a user command; use add, list, del or passwd",
+	return sps_cli_fail(2, "user", "'%s' is not a user command; use add, list, del, passwd or set",
 			    sub);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `sipsec user add | list | del | passwd`: help, usage errors, password rules,
-# the database holds no password and is private, and the CLI works while
-# `sipsec serve` runs on the same data dir.
+# `sipsec user add | list | del | passwd | set`: help, usage errors, password
+# rules, SRTP policy, the database holds no password and is private, and the
+# CLI works while `sipsec serve` runs on the same data dir.
 . "$(dirname "$0")/lib.sh"
 
 D="$T/data"
@@ -27,17 +27,18 @@ one_line_err() {
 "$SIPSEC" --help | grep -q '^  user ' || fail "--help does not list user"
 out=$("$SIPSEC" user --help) || fail "user --help exited $?"
 for w in 'usage: sipsec user add NAME' 'user list' 'user del NAME' 'user passwd NAME' \
-	'--password-stdin' '--json' '--domain'; do
+	'user set NAME --srtp MODE' '--password-stdin' '--json' '--domain' '--srtp MODE'; do
 	grep -q -- "$w" <<<"$out" || fail "user --help lacks '$w': $out"
 done
-for sub in add list del passwd; do
+for sub in add list del passwd set; do
 	"$SIPSEC" user $sub --help | grep -q 'usage: sipsec user' || fail "user $sub --help"
 done
 
 # usage errors exit 2
 for args in "user" "user frobnicate" "user add" "user add a b" "user add --bogus x" \
 	"user list extra" "user list --password-stdin" "user del" "user del x --json" \
-	"user passwd" "user add x --data" "user passwd x --domain d"; do
+	"user passwd" "user add x --data" "user passwd x --domain d" "user set" "user set x" \
+	"user set x --srtp" "user passwd x --srtp off" "user list --srtp off"; do
 	set +e
 	# shellcheck disable=SC2086
 	"$SIPSEC" $args --data "$T/never" </dev/null >/dev/null 2>"$T/err"; rc=$?
@@ -78,12 +79,31 @@ one_line_err "empty password"
 run_rc 1 user add dave --password-stdin --data "$D" <<<""
 one_line_err "empty password"
 
+# SRTP policy: set at add, changed with set, "default" follows serve --srtp-default
+run_rc 1 user add frank --password-stdin --srtp maybe --data "$D" <<<"$PW"
+one_line_err "invalid --srtp 'maybe': use off, enable, offer, require or default"
+run_rc 0 user add frank --password-stdin --srtp require --data "$D" <<<"$PW"
+grep -q '^added user frank (realm sip.test, srtp require)$' "$T/out" ||
+	fail "add --srtp output: $(cat "$T/out")"
+run_rc 0 user set frank --srtp off --data "$D"
+grep -q '^user frank: srtp off$' "$T/out" || fail "set output: $(cat "$T/out")"
+run_rc 1 user set nobody --srtp off --data "$D"
+one_line_err "no user nobody in $D"
+run_rc 1 user set frank --srtp OFF --data "$D"
+one_line_err "invalid --srtp 'OFF'"
+run_rc 0 user set carol.x+1 --srtp=enable --data "$D"
+run_rc 0 user set carol.x+1 --srtp default --data "$D"
+run_rc 0 user list --data "$D"
+grep -Eq '^frank +sip\.test +off +[0-9]{4}-' "$T/out" || fail "frank's srtp: $(cat "$T/out")"
+run_rc 0 user del frank --data "$D"
+
 # list: header and one line per user, in name order
 run_rc 0 user list --data "$D"
-[ "$(sed -n 1p "$T/out" | tr -s ' ')" = "NAME REALM CREATED" ] || fail "header: $(cat "$T/out")"
+[ "$(sed -n 1p "$T/out" | tr -s ' ')" = "NAME REALM SRTP CREATED" ] ||
+	fail "header: $(cat "$T/out")"
 [ "$(wc -l <"$T/out")" -eq 4 ] || fail "list: $(cat "$T/out")"
-grep -Eq '^alice +sip\.test +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' "$T/out" ||
-	fail "list row: $(cat "$T/out")"
+grep -Eq '^alice +sip\.test +default +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' \
+	"$T/out" || fail "list row: $(cat "$T/out")"
 [ "$(sed -n '2,$p' "$T/out" | awk '{print $1}' | tr '\n' ' ')" = "alice bob carol.x+1 " ] ||
 	fail "list order: $(cat "$T/out")"
 # --json parses, and holds the same users and fields
@@ -93,8 +113,9 @@ import json, re, sys
 users = json.load(open(sys.argv[1]))
 assert [u["name"] for u in users] == ["alice", "bob", "carol.x+1"], users
 for u in users:
-    assert set(u) == {"name", "realm", "created"}, u
+    assert set(u) == {"name", "realm", "srtp", "created"}, u
     assert u["realm"] == "sip.test", u
+    assert u["srtp"] == "default", u
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", u["created"]), u
 PY
 
