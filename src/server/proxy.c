@@ -7,22 +7,36 @@
  * A Record-Route / Route URI of ours looks like
  *   <sip:F@ADDR:PORT;transport=tcp;lr>
  * where F is "c<conn id>" for the stream connection of the side that entry
- * faces, or "u" for UDP; the entry facing a side is added with the address
- * and transport that side talks to (RFC 5658 double record-routing). */
+ * faces, or "u" for UDP, followed by ".MAC" binding it to the Call-ID
+ * (proxy_int.h); the entry facing a side is added with the address and
+ * transport that side talks to (RFC 5658 double record-routing).
+ *
+ * Also here: loop detection (16.3 item 4), Timer C (16.6 item 11, 16.8),
+ * merged 401/407 challenges (16.7 item 7), 3xx recursion to local targets
+ * (16.5) and the feed of the calls table (calls.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #define SPS_LOG_MODULE "proxy"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "registrar/registrar.h"
+#include "server/calls.h"
+#include "server/proxy_int.h"
 #include "server/server_int.h"
 #include "store/store.h"
 
-#define MAX_BRANCHES 8
+#define MAX_BRANCHES 16
+#define MAX_TARGETS 16        /* RFC 3261 16.5: the target set of one request */
+#define MAX_CHALLENGES 16     /* 16.7 item 7: challenges kept for merging */
+#define MAX_REDIRECT_DEPTH 3  /* 3xx followed at most this deep (16.5) */
+#define CANCEL_WAIT_MS 32000  /* RFC 3261 9.1: 64*T1 for the final after a CANCEL */
 
 struct call;
 
@@ -36,6 +50,19 @@ struct branch {
 	unsigned status;         /* last status seen, 0 none */
 	bool done;               /* a final response, or the transaction ended */
 	char side_flow[32];      /* flow token of the callee side */
+	/* INVITE: Timer C (RFC 3261 16.6 item 11), then, once we sent a
+	 * CANCEL, the 64*T1 wait for the final response (9.1) */
+	struct sps_timer timer;
+	bool cancel_wait;        /* timer is the wait after our CANCEL */
+	bool timed_out;          /* Timer C fired: its 487 counts as 408 (16.8) */
+	unsigned depth;          /* 3xx recursion depth that created it */
+};
+
+/* A WWW-/Proxy-Authenticate value from a branch's 401/407 (16.7 item 7). */
+struct challenge {
+	unsigned br;
+	const char *name;
+	char *value;
 };
 
 /* A proxied request: the server transaction plus its branches. Refcounted;
@@ -53,16 +80,32 @@ struct call {
 	unsigned best;           /* best final non-2xx so far */
 	char *best_resp;
 	size_t best_len;
+	int best_br;             /* branch that sent best_resp, -1 */
+	const char *best_reason; /* a locally decided best (no best_resp): its reason */
 	bool got_2xx, cancelled, answered;
+	bool recurse;            /* routed by user: 3xx to local targets followed */
+	bool track;              /* an initial INVITE listed in s->calltab */
+	unsigned drop_routes;    /* our pre-loaded Route entries on the request */
+	unsigned next_depth;     /* depth of the branches being created */
+	char loop_hash[17];      /* RFC 3261 16.6 item 8 */
+	char *tried[MAX_TARGETS]; /* 16.5 target set: "u:USER" or "c:CONTACT" */
+	unsigned ntried;
+	struct challenge chal[MAX_CHALLENGES];
+	unsigned nchal;
 };
 
 static void call_destroy(void *obj)
 {
 	struct call *c = obj;
 	for (unsigned i = 0; i < c->nbr; i++) {
+		sps_timer_cancel(&c->br[i].timer);
 		sps_mem_deref(c->br[i].ct);
 		free(c->br[i].req);
 	}
+	for (unsigned i = 0; i < c->ntried; i++)
+		free(c->tried[i]);
+	for (unsigned i = 0; i < c->nchal; i++)
+		free(c->chal[i].value);
 	sps_mem_deref(c->st);
 	free(c->best_resp);
 	free(c->buf);
@@ -92,18 +135,45 @@ static void our_hostport(struct sps_server *s, enum sps_transport tp, uint64_t c
 		sps_sa_to_str(sa, buf, size);
 }
 
-static void flow_token(const struct sps_tsx_dest *d, char *buf, size_t size)
+/* The flow token for the side reached through d, bound to the dialog's
+ * Call-ID by a MAC (proxy_int.h): only a Route we issued routes. */
+static void flow_token(const struct sps_server *s, const struct sps_sip_msg *m,
+		       const struct sps_tsx_dest *d, char *buf, size_t size)
 {
+	char flow[48];
 	if (d->tp == SPS_TP_UDP)
-		snprintf(buf, size, "u");
+		sps__proxy_udp_flow(&d->addr, flow, sizeof(flow));
 	else
-		snprintf(buf, size, "c%llu", (unsigned long long)d->conn_id);
+		snprintf(flow, sizeof(flow), "c%llu", (unsigned long long)d->conn_id);
+	if (sps__proxy_token_make(s->route_key, flow, m->call_id, buf, size) != 0)
+		snprintf(buf, size, "%s", flow); /* refused when it comes back */
 }
 
 /* ---- responses upstream (RFC 3261 16.7) ---- */
 
+static struct sps_slice from_tag(const struct call *c)
+{
+	return c->req->from ? c->req->from->tag : SPS_SLICE_NULL;
+}
+
+/* The calls listing follows what the caller is told (calls.h). */
+static void track(struct call *c, const struct branch *b, unsigned code,
+		  const struct sps_sip_msg *resp)
+{
+	if (!c->track)
+		return;
+	struct sps_call_leg leg;
+	if (b)
+		leg = (struct sps_call_leg){.tp = b->dest.tp, .addr = b->dest.addr};
+	sps__calls_progress(c->s->calltab, c->req->call_id, from_tag(c), code,
+			    resp && resp->to ? resp->to->tag : SPS_SLICE_NULL, b ? &leg : NULL,
+			    (int64_t)time(NULL));
+}
+
 static void send_upstream(struct call *c, unsigned code, const char *buf, size_t len)
 {
+	if (code >= 300)
+		track(c, NULL, code, NULL);
 	if (!c->st)
 		return;
 	int err = sps_tsx_respond(c->st, code, buf, len);
@@ -131,18 +201,59 @@ static void answer(struct call *c, unsigned code, const char *reason)
 		send_upstream(c, code, c->s->out.buf, c->s->out.len);
 }
 
-/* 16.7 step 6: the class ranking used to pick the best final response:
- * 6xx first, then the lowest class; 503 counts as 500. */
+/* 16.7 step 6: the ranking used to pick the best final response. */
 static int rank(unsigned code)
 {
-	if (code >= 600)
-		return 0;
-	if (code == 503)
-		code = 500;
-	return (int)code;
+	return sps__proxy_rank(code);
+}
+
+/* A final answer decided here rather than received (a failed recursion, a
+ * forwarding loop): it wins only when no branch sent anything better. */
+static void record_local(struct call *c, unsigned code, const char *reason)
+{
+	if (!c->best_resp && (!c->best || rank(code) < rank(c->best))) {
+		c->best = code;
+		c->best_reason = reason;
+	}
 }
 
 static void cancel_branch(struct call *c, struct branch *b);
+
+/* 16.7 item 7: a 401/407 chosen as the best response carries the challenges
+ * of every branch's 401/407, so that the caller can answer all of them. */
+static void send_best(struct call *c)
+{
+	struct sps_server *s = c->s;
+	c->answered = true;
+	struct sps_sip_newhdr app[MAX_CHALLENGES];
+	size_t napp = 0;
+	if (c->best == 401 || c->best == 407)
+		for (unsigned i = 0; i < c->nchal; i++)
+			if ((int)c->chal[i].br != c->best_br)
+				app[napp++] = (struct sps_sip_newhdr){c->chal[i].name,
+								      sps_slice_cstr(c->chal[i].value)};
+	if (napp) {
+		char *scratch = malloc(c->best_len);
+		struct sps_arena *a = NULL;
+		struct sps_sip_msg *m;
+		const char *why;
+		if (scratch && sps_arena_new(&a, 0) == 0) {
+			memcpy(scratch, c->best_resp, c->best_len);
+			struct sps_sip_edit e = {.append = app, .nappend = napp, .max_forwards = -1};
+			sps_mbuf_reset(&s->out);
+			if (sps_sip_msg_parse(scratch, c->best_len, a, &m, &why) == 0 &&
+			    sps_sip_msg_copy(&s->out, m, &e) == 0) {
+				send_upstream(c, c->best, s->out.buf, s->out.len);
+				free(scratch);
+				sps_arena_free(a);
+				return;
+			}
+		}
+		free(scratch);
+		sps_arena_free(a);
+	}
+	send_upstream(c, c->best, c->best_resp, c->best_len);
+}
 
 static void all_done_check(struct call *c)
 {
@@ -151,29 +262,65 @@ static void all_done_check(struct call *c)
 			return;
 	if (c->got_2xx || c->answered)
 		return;
-	if (c->best_resp) {
-		c->answered = true;
-		send_upstream(c, c->best, c->best_resp, c->best_len);
-	} else {
-		/* only transaction failures: no branch answered (16.7 step 6) */
+	if (c->best_resp && c->best == 503)
+		answer(c, 500, "Downstream Unavailable"); /* 16.7 item 6: a 503 is not passed up */
+	else if (c->best_resp)
+		send_best(c);
+	else if (c->best_reason)
+		answer(c, c->best, c->best_reason);
+	else /* only transaction failures: no branch answered (16.7 step 6) */
 		answer(c, c->best == 503 ? 480 : 408, c->best == 503 ? "Unreachable" : "No Answer");
-	}
 }
+
+/* Keep the challenges of a 401/407 for merging (16.7 item 7). */
+static void collect_challenges(struct call *c, const struct branch *b,
+			       const struct sps_sip_msg *resp)
+{
+	static const enum sps_hdr_id ids[] = {SPS_HDR_WWW_AUTHENTICATE, SPS_HDR_PROXY_AUTHENTICATE};
+	for (size_t k = 0; k < 2; k++)
+		for (const struct sps_sip_hdr *h = sps_sip_msg_hdr_next(resp, ids[k], NULL);
+		     h && c->nchal < MAX_CHALLENGES; h = sps_sip_msg_hdr_next(resp, ids[k], h)) {
+			char *v = malloc(h->value.l + 1);
+			if (!v)
+				return;
+			memcpy(v, h->value.p, h->value.l);
+			v[h->value.l] = '\0';
+			c->chal[c->nchal++] = (struct challenge){(unsigned)(b - c->br),
+								 sps_sip_hdr_name(ids[k]), v};
+		}
+}
+
+static bool recurse_3xx(struct call *c, struct branch *b, const struct sps_sip_msg *resp);
+static void on_branch_timer(void *arg);
 
 static void on_branch_resp(struct sps_tsx *t, unsigned code, const struct sps_sip_msg *resp,
 			   void *arg)
 {
 	struct branch *b = arg;
 	struct call *c = b->call;
+	/* after a final only 2xx still count (retransmissions and other forks
+	 * downstream, RFC 6026 8.4); an abandoned branch hears nothing more */
+	if (b->done && !(resp && code >= 200 && code < 300))
+		return;
 	sps_mem_ref(c);
+	if (b->timed_out && code == 487)
+		resp = NULL, code = 408; /* 16.8: our Timer C CANCEL, not the caller's */
 	b->status = code;
 	if (code < 200) {
-		if (code > 100 && resp && !c->answered)
+		/* 16.7 step 2: a provisional other than 100 restarts Timer C */
+		if (code > 100 && sps_timer_pending(&b->timer) && !b->cancel_wait)
+			sps_timer_start(c->s->loop, &b->timer, (uint64_t)c->s->conf->timer_c * 1000,
+					on_branch_timer, b);
+		if (code > 100 && resp && !c->answered) {
 			forward_resp(c, resp); /* 16.7 step 5: provisionals go up */
+			track(c, b, code, resp);
+		}
 	} else if (code < 300) {
 		b->done = true;
+		sps_timer_cancel(&b->timer);
 		if (resp) {
 			forward_resp(c, resp); /* every 2xx goes up (16.7 step 5) */
+			track(c, b, code, resp);
 			c->got_2xx = true;
 			c->answered = true;
 		}
@@ -183,6 +330,16 @@ static void on_branch_resp(struct sps_tsx *t, unsigned code, const struct sps_si
 				cancel_branch(c, &c->br[i]);
 	} else {
 		b->done = true;
+		sps_timer_cancel(&b->timer);
+		/* 16.7 step 4: a 3xx whose Contacts are ours is followed, not passed up */
+		if (code < 400 && resp && c->recurse && !c->cancelled && !c->got_2xx &&
+		    !c->answered && recurse_3xx(c, b, resp)) {
+			all_done_check(c);
+			sps_mem_deref(c);
+			return;
+		}
+		if (resp && (code == 401 || code == 407))
+			collect_challenges(c, b, resp);
 		if (resp && !c->answered &&
 		    (!c->best_resp || rank(code) < rank(c->best))) {
 			struct sps_server *s = c->s;
@@ -196,16 +353,46 @@ static void on_branch_resp(struct sps_tsx *t, unsigned code, const struct sps_si
 					c->best_resp = p;
 					c->best_len = s->out.len;
 					c->best = code;
+					c->best_br = (int)(b - c->br);
 				}
 			}
 		} else if (!resp && !c->best_resp && (!c->best || rank(code) < rank(c->best))) {
 			c->best = code; /* 408 / 503 from the transaction itself */
+			c->best_reason = NULL;
 		}
 		if (code >= 600) /* 16.7 step 5/10: a 6xx ends the search */
 			for (unsigned i = 0; i < c->nbr; i++)
 				if (!c->br[i].done)
 					cancel_branch(c, &c->br[i]);
 		all_done_check(c);
+	}
+	sps_mem_deref(c);
+}
+
+/* Timer C (RFC 3261 16.8) and the wait after our CANCEL (9.1). */
+static void on_branch_timer(void *arg)
+{
+	struct branch *b = arg;
+	struct call *c = b->call;
+	if (b->done)
+		return;
+	sps_mem_ref(c);
+	b->timed_out = true;
+	if (!b->cancel_wait && b->status >= 100) {
+		/* a provisional came: CANCEL the branch; its 487 counts as 408 */
+		cancel_branch(c, b);
+	} else {
+		/* no provisional, or no final in 64*T1 after the CANCEL: the
+		 * branch is given up as if it had answered 408 */
+		sps_tsx_abandon(b->ct);
+		if (c->cancelled) { /* the caller's CANCEL: that is the answer */
+			b->done = true;
+			b->status = 487;
+			record_local(c, 487, "Request Terminated");
+			all_done_check(c);
+		} else {
+			on_branch_resp(b->ct, 408, NULL, b);
+		}
 	}
 	sps_mem_deref(c);
 }
@@ -246,8 +433,12 @@ static void cancel_branch(struct call *c, struct branch *b)
 			hs[n++] = (struct sps_sip_newhdr){"Route", h->value};
 		struct sps_mbuf mb;
 		sps_mbuf_init(&mb, 0);
-		if (sps_sip_req_write(&mb, "CANCEL", m->ruri_s, hs, n, NULL, SPS_SLICE_NULL) == 0)
-			sps_tsx_client_new(NULL, s->tsx, &b->dest, mb.buf, mb.len, NULL, NULL);
+		if (sps_sip_req_write(&mb, "CANCEL", m->ruri_s, hs, n, NULL, SPS_SLICE_NULL) == 0 &&
+		    sps_tsx_client_new(NULL, s->tsx, &b->dest, mb.buf, mb.len, NULL, NULL) == 0 &&
+		    !b->cancel_wait) {
+			b->cancel_wait = true;
+			sps_timer_start(s->loop, &b->timer, CANCEL_WAIT_MS, on_branch_timer, b);
+		}
 		sps_mbuf_free(&mb);
 	}
 	free(scratch);
@@ -270,10 +461,16 @@ static int forward(struct call *c, const struct sps_tsx_dest *dest, struct sps_s
 	memset(b, 0, sizeof(*b));
 	b->call = c;
 	b->dest = *dest;
+	b->depth = c->next_depth;
+	sps_timer_init(&b->timer);
 
-	char branch[32], via[160], hp_out[80], hp_in[80], rr_out[160], rr_in[160], ftok_in[32],
-		ftok_out[32];
+	/* hp: a domain of up to 255 bytes and a port (conf.domain) */
+	char branch[56], via[400], hp_out[272], hp_in[272], rr_out[560], rr_in[560], ftok_in[80],
+		ftok_out[80];
 	sps_tsx_branch(branch);
+	/* RFC 3261 16.6 item 8: unique part, then the loop-detection hash */
+	size_t bl = strlen(branch);
+	snprintf(branch + bl, sizeof(branch) - bl, ".%s", c->loop_hash);
 	our_hostport(s, dest->tp, dest->conn_id, hp_out, sizeof(hp_out));
 	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
 		 dest->tp == SPS_TP_UDP ? "UDP" : dest->tp == SPS_TP_TCP ? "TCP" : "TLS", hp_out,
@@ -284,8 +481,8 @@ static int forward(struct call *c, const struct sps_tsx_dest *dest, struct sps_s
 	if (record_route) {
 		/* RFC 5658: top entry faces the callee, the next the caller */
 		const struct sps_tsx_dest *up = sps_tsx_dest(c->st);
-		flow_token(dest, ftok_out, sizeof(ftok_out));
-		flow_token(up, ftok_in, sizeof(ftok_in));
+		flow_token(s, m, dest, ftok_out, sizeof(ftok_out));
+		flow_token(s, m, up, ftok_in, sizeof(ftok_in));
 		our_hostport(s, up->tp, up->conn_id, hp_in, sizeof(hp_in));
 		snprintf(rr_out, sizeof(rr_out), "<sip:%s@%s;transport=%s;lr>", ftok_out, hp_out,
 			 tp_param(dest->tp));
@@ -329,8 +526,13 @@ static int forward(struct call *c, const struct sps_tsx_dest *dest, struct sps_s
 		goto out;
 	}
 	err = sps_tsx_client_new(&b->ct, s->tsx, dest, mb.buf, mb.len, on_branch_resp, b);
-	if (!err)
+	if (!err) {
 		c->nbr++;
+		/* RFC 3261 16.6 item 11: Timer C for every forwarded INVITE */
+		if (m->meth == SPS_METHOD_INVITE)
+			sps_timer_start(s->loop, &b->timer, (uint64_t)s->conf->timer_c * 1000,
+					on_branch_timer, b);
+	}
 out:
 	if (err || m->meth == SPS_METHOD_ACK) {
 		free(b->req);
@@ -376,6 +578,8 @@ static struct call *call_new(struct sps_server *s, const struct sps_origin *o,
 		sps_mem_deref(c);
 		return NULL;
 	}
+	c->best_br = -1;
+	sps__proxy_loop_hash(c->req, c->loop_hash);
 	return c;
 }
 
@@ -419,13 +623,28 @@ static void sweep(void *arg)
 			pp = &c->next;
 		}
 	}
+	if (s->calltab)
+		sps__calls_sweep(s->calltab, (int64_t)time(NULL));
 	sps_timer_start(s->loop, &s->sweep_timer, 1000, sweep, s);
 }
 
 void sps__server_proxy_init(struct sps_server *s)
 {
+	/* the Record-Route MAC key survives restarts, so that calls set up
+	 * before one can still be hung up through us */
+	char path[SPS_PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/route.key", s->conf->data);
+	int err = sps_file_secret(path, s->route_key, sizeof(s->route_key));
+	if (err) {
+		SPS_WARN("cannot keep the Record-Route key in %s: %s; using one for this run only",
+			 path, strerror(err));
+		if (RAND_bytes(s->route_key, sizeof(s->route_key)) != 1)
+			SPS_ERROR("no random bytes for the Record-Route key");
+	}
 	sps_timer_init(&s->sweep_timer);
 	sps_timer_start(s->loop, &s->sweep_timer, 1000, sweep, s);
+	if (sps__calls_new(&s->calltab) != 0)
+		SPS_WARN("out of memory for the calls table: 'sipsec calls' will list none");
 }
 
 void sps__server_proxy_fini(struct sps_server *s)
@@ -437,6 +656,8 @@ void sps__server_proxy_fini(struct sps_server *s)
 		sps_mem_deref(c);
 	}
 	s->ncalls = 0;
+	sps__calls_free(s->calltab);
+	s->calltab = NULL;
 }
 
 /* ---- targets ---- */
@@ -447,12 +668,20 @@ struct targets {
 	unsigned found, sent;
 	bool sips;
 	unsigned drop_routes; /* our own pre-loaded Route entries */
+	const struct sps_uri *only; /* a 3xx Contact: just the binding with this contact */
 };
 
 static int on_binding(const struct sps_binding *b, void *arg)
 {
 	struct targets *tg = arg;
 	struct sps_server *s = tg->s;
+	if (tg->only) {
+		struct sps_uri bu;
+		const char *why;
+		if (sps_uri_parse(sps_slice_cstr(b->contact), &bu, &why) != 0 ||
+		    !sps_uri_equal(&bu, tg->only))
+			return 0;
+	}
 	tg->found++;
 	struct sps_tsx_dest d = {0};
 	if (strcmp(b->transport, "udp") == 0) {
@@ -483,6 +712,18 @@ static int on_binding(const struct sps_binding *b, void *arg)
 		return 0;
 	if (forward(tg->c, &d, sps_slice_cstr(b->contact), b->path, true, tg->drop_routes) == 0)
 		tg->sent++;
+	return 0;
+}
+
+/* on_binding's filter only: count the bindings a 3xx Contact matches. */
+static int on_binding_count(const struct sps_binding *b, void *arg)
+{
+	struct targets *tg = arg;
+	struct sps_uri bu;
+	const char *why;
+	if (sps_uri_parse(sps_slice_cstr(b->contact), &bu, &why) == 0 &&
+	    sps_uri_equal(&bu, tg->only))
+		tg->found++;
 	return 0;
 }
 
@@ -525,26 +766,24 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 	}
 	if (!popped)
 		return false;
-	/* an initial request with a pre-loaded Route to us (an outbound proxy
-	 * setting, RFC 3261 8.1.2) and nothing after it: routed by its
-	 * Request-URI like any new request */
-	bool token = last->uri.user.l > 0 && (last->uri.user.p[0] == 'c' || last->uri.user.p[0] == 'u');
-	if (!h && !token && !(m->to && m->to->tag.l))
-		return false;
-	struct sps_tsx_dest d = {0};
-	struct sps_slice next_uri = m->ruri_s;
-	const struct sps_uri *nu = &m->ruri;
-	if (h && h->parsed) { /* another proxy's Route next */
-		next_uri = ((const struct sps_nameaddr *)h->parsed)->uri_s;
-		nu = &((const struct sps_nameaddr *)h->parsed)->uri;
+	/* only a flow token we issued for this dialog routes (no open relay
+	 * through a forged Route). Without one, an initial request with a
+	 * pre-loaded Route to us (an outbound proxy setting, RFC 3261 8.1.2) is
+	 * routed by its Request-URI like any new request; an in-dialog one is
+	 * refused. */
+	char flow[48];
+	if (sps__proxy_token_check(s->route_key, last->uri.user, m->call_id, flow, sizeof(flow))) {
+		if (!(m->to && m->to->tag.l))
+			return false;
+		if (m->meth != SPS_METHOD_ACK)
+			sps__server_respond(s, o, m, t, 403, "Route Not Issued Here", NULL, 0);
+		return true;
 	}
-	(void)next_uri;
-	if (last->uri.user.l > 1 && last->uri.user.p[0] == 'c') {
-		char id[24];
-		uint64_t cid = 0;
-		if (sps_slice_to_cstr(sps_slice_make(last->uri.user.p + 1, last->uri.user.l - 1), id,
-				      sizeof(id)) == 0)
-			cid = strtoull(id, NULL, 10);
+	/* the next hop is the flow the token names, also when another proxy's
+	 * Route follows ours: that proxy is where the side's messages came from */
+	struct sps_tsx_dest d = {0};
+	if (flow[0] == 'c') {
+		uint64_t cid = strtoull(flow + 1, NULL, 10);
 		struct sps_conn *conn = cid ? sps_conntab_lookup(s->conns, cid) : NULL;
 		if (!conn) {
 			if (m->meth != SPS_METHOD_ACK)
@@ -555,13 +794,10 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 		d.conn_id = cid;
 		d.addr = *sps_conn_peer(conn);
 	} else {
-		/* UDP side: the next hop's host and port (numeric; no DNS here) */
-		char host[64];
-		if (sps_slice_to_cstr(nu->host, host, sizeof(host)) ||
-		    sps_sa_set_str(&d.addr, host[0] == '[' ? host + 1 : host,
-				   nu->port ? nu->port : 5060)) {
+		/* UDP side: the address the flow token names */
+		if (sps__proxy_udp_flow_addr(flow, &d.addr)) {
 			if (m->meth != SPS_METHOD_ACK)
-				sps__server_respond(s, o, m, t, 502, "Next Hop Not Numeric", NULL, 0);
+				sps__server_respond(s, o, m, t, 403, "Route Not Issued Here", NULL, 0);
 			return true;
 		}
 		d.tp = SPS_TP_UDP;
@@ -574,6 +810,8 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 	}
 	if (t)
 		sps_tsx_set_udata(t, c);
+	if (m->meth == SPS_METHOD_BYE && s->calltab && m->from && m->to)
+		sps__calls_end(s->calltab, m->call_id, m->from->tag, m->to->tag);
 	int err = forward(c, &d, c->req->ruri_s, NULL, false, popped);
 	if (err && m->meth != SPS_METHOD_ACK)
 		answer(c, 503, "Cannot Forward");
@@ -581,9 +819,112 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 	return true;
 }
 
+/* Is this Via one we put on a request (our address and one of our ports)? */
+static bool via_is_ours(const struct sps_via *v, void *arg)
+{
+	struct sps_server *s = arg;
+	if (!sps__server_is_us(s, v->host))
+		return false;
+	return v->port == sps_sa_port(sps_udp_local(s->udp)) || v->port == s->tls_port;
+}
+
+/* Add key to the target set; false when it is there already or full. */
+static bool target_add(struct call *c, const char *kind, const char *val)
+{
+	size_t n = strlen(kind) + strlen(val) + 1;
+	for (unsigned i = 0; i < c->ntried; i++)
+		if (strncmp(c->tried[i], kind, strlen(kind)) == 0 &&
+		    strcmp(c->tried[i] + strlen(kind), val) == 0)
+			return false;
+	if (c->ntried == MAX_TARGETS)
+		return false;
+	char *k = malloc(n);
+	if (!k)
+		return false;
+	snprintf(k, n, "%s%s", kind, val);
+	c->tried[c->ntried++] = k;
+	return true;
+}
+
+/* RFC 3261 16.5 / 16.7 step 4: follow a 3xx. A Contact that names a user
+ * of ours (our host and port) gets that user's bindings as new branches; a
+ * Contact equal to a current binding's contact gets that binding. Targets
+ * already tried are not added again (16.5), recursion stops at
+ * MAX_REDIRECT_DEPTH. Returns true when every Contact was local, so the 3xx
+ * is consumed; false when some Contact points elsewhere: the 3xx then
+ * competes for the best response and the caller may follow it. */
+static bool recurse_3xx(struct call *c, struct branch *b, const struct sps_sip_msg *resp)
+{
+	struct sps_server *s = c->s;
+	bool any = false, all_local = true, dup = false;
+	unsigned before = c->nbr;
+	for (const struct sps_sip_hdr *h = sps_sip_msg_hdr_next(resp, SPS_HDR_CONTACT, NULL); h;
+	     h = sps_sip_msg_hdr_next(resp, SPS_HDR_CONTACT, h)) {
+		const struct sps_contact *ct = h->parsed;
+		if (!ct || ct->star)
+			continue;
+		any = true;
+		const struct sps_uri *u = &ct->na.uri;
+		char user[65], uri[512];
+		if ((u->scheme != SPS_URI_SIP && u->scheme != SPS_URI_SIPS) ||
+		    sps_slice_to_cstr(u->user, user, sizeof(user)) || !user[0] ||
+		    sps_slice_to_cstr(ct->na.uri_s, uri, sizeof(uri))) {
+			all_local = false;
+			continue;
+		}
+		bool ours = sps__server_is_us(s, u->host) &&
+			    (!u->port || u->port == sps_sa_port(sps_udp_local(s->udp)) ||
+			     u->port == s->tls_port);
+		struct sps_user su;
+		if (sps_store_user_get(s->store, user, &su) != 0) {
+			if (ours)
+				record_local(c, 404, "Redirect Target Not Found");
+			else
+				all_local = false;
+			continue;
+		}
+		struct targets tg = {.s = s, .c = c, .sips = c->req->ruri.scheme == SPS_URI_SIPS,
+				     .drop_routes = c->drop_routes, .only = ours ? NULL : u};
+		if (!ours) {
+			/* a binding's own contact? (counted, not yet forwarded) */
+			struct targets probe = tg;
+			sps_registrar_lookup(s->reg, user, (int64_t)time(NULL), on_binding_count,
+					     &probe);
+			if (!probe.found) {
+				all_local = false;
+				continue;
+			}
+		}
+		if (b->depth + 1 > MAX_REDIRECT_DEPTH) {
+			record_local(c, 482, "Too Many Redirections");
+			continue;
+		}
+		if (!target_add(c, ours ? "u:" : "c:", ours ? user : uri)) {
+			dup = true; /* 16.5: already in the target set (a forwarding loop) */
+			continue;
+		}
+		c->next_depth = b->depth + 1;
+		sps_registrar_lookup(s->reg, user, (int64_t)time(NULL), on_binding, &tg);
+		if (!tg.sent)
+			record_local(c, 480, tg.found ? "No Usable Contact" : "Not Registered");
+	}
+	if (!any)
+		return false; /* a 3xx without a Contact: nothing to follow */
+	if (all_local && dup && c->nbr == before)
+		record_local(c, 482, "Forwarding Loop");
+	return all_local;
+}
+
 void sps__server_proxy(struct sps_server *s, const struct sps_origin *o, struct sps_sip_msg *m,
 		       struct sps_tsx *t)
 {
+	/* RFC 3261 16.3 item 4, RFC 5393 4.2: a request we forwarded before
+	 * that comes back unchanged is looping */
+	if (m->meth != SPS_METHOD_ACK &&
+	    sps__proxy_loop_check(m, via_is_ours, s) == SPS_LOOP_LOOP) {
+		sps__server_respond(s, o, m, t, 482, NULL, NULL, 0);
+		return;
+	}
 	/* in-dialog (To tag) or pre-loaded Route to us: route by the Route set */
 	if (sps_sip_msg_hdr_next(m, SPS_HDR_ROUTE, NULL) && route_in_dialog(s, o, m, t))
 		return;
@@ -595,7 +936,6 @@ void sps__server_proxy(struct sps_server *s, const struct sps_origin *o, struct 
 	}
 	bool from_local = m->from && sps__server_is_us(s, m->from->uri.host);
 	bool to_local = sps__server_is_us(s, m->ruri.host);
-	/* RFC 3261 16.3 step 4: loop detection: our own Via already on it */
 	char user[65];
 	if (from_local) {
 		if (sps__server_authenticate(s, o, m, t, true, user))
@@ -627,8 +967,16 @@ void sps__server_proxy(struct sps_server *s, const struct sps_origin *o, struct 
 	}
 	if (t)
 		sps_tsx_set_udata(t, c);
+	c->recurse = true;
+	c->drop_routes = our_routes(s, m);
+	target_add(c, "u:", callee);
+	if (m->meth == SPS_METHOD_INVITE && s->calltab && m->from && m->to) {
+		struct sps_call_leg leg = {.tp = o->tp, .addr = o->src};
+		c->track = sps__calls_begin(s->calltab, m->call_id, m->from->tag, m->from->uri_s,
+					    m->to->uri_s, &leg, (int64_t)time(NULL)) == 0;
+	}
 	struct targets tg = {.s = s, .c = c, .sips = m->ruri.scheme == SPS_URI_SIPS,
-			     .drop_routes = our_routes(s, m)};
+			     .drop_routes = c->drop_routes};
 	sps_registrar_lookup(s->reg, callee, (int64_t)time(NULL), on_binding, &tg);
 	if (!tg.sent)
 		answer(c, 480, tg.found ? "No Usable Contact" : "Not Registered");
