@@ -8,9 +8,12 @@
 static const struct sps_cli_cmd commands[] = {
 	{"serve", sps_cmd_serve, "run the SIP server (UDP/TCP 5060, TLS 5061)"},
 	{"version", sps_cmd_version, "print the version of sipsec, OpenSSL and libsrtp2"},
-	{"cert", sps_cmd_cert, "show the certificates, export the CA for clients"},
+	{"cert", sps_cmd_cert, "certificates: show, export the CA, import, renew, rollback"},
 	{"user", sps_cmd_user, "add, list, delete users (SIP accounts); set passwords"},
 	{"registrations", sps_cmd_registrations, "list the registered phones and their transport"},
+	{"calls", sps_cmd_calls, "list the calls in progress, with each leg's transport"},
+	{"verify", sps_cmd_verify, "read a packet capture: were signalling and media encrypted?"},
+	{"device", sps_cmd_device, "add, list, show phones; print their provisioning configs"},
 };
 
 static void usage(FILE *f)

@@ -24,6 +24,9 @@ int sps_cmd_serve(int argc, char **argv);
 int sps_cmd_cert(int argc, char **argv);
 int sps_cmd_user(int argc, char **argv);
 int sps_cmd_registrations(int argc, char **argv);
+int sps_cmd_calls(int argc, char **argv);
+int sps_cmd_verify(int argc, char **argv);
+int sps_cmd_device(int argc, char **argv);
 
 /* Print "sipsec CMD: <message>" on stderr; returns status. */
 int sps_cli_fail(int status, const char *cmd, const char *fmt, ...)

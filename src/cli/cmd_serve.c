@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "media/policy.h"
 #include "server/server.h"
 
 static void help(void)
@@ -47,6 +48,15 @@ int sps_cmd_serve(int argc, char **argv)
 		return sps_cli_fail(2, "serve", "--log-level %s: use error, warn, info or debug",
 				    conf.log_level);
 	sps_log_set_level(lvl);
+	enum sps_srtp_mode srtp;
+	if (sps_srtp_mode_parse(conf.srtp_default, &srtp) || srtp == SPS_SRTP_MODE_UNSET)
+		return sps_cli_fail(2, "serve", "--srtp-default %s: use off, enable, offer or require",
+				    conf.srtp_default);
+	if (conf.media_port_max < conf.media_port_min + 1)
+		return sps_cli_fail(2, "serve",
+				    "--media-port-min %d is not below --media-port-max %d: give a "
+				    "range of at least one RTP/RTCP port pair",
+				    conf.media_port_min, conf.media_port_max);
 	if (sps_server_run(&conf, err, sizeof(err)))
 		return sps_cli_fail(1, "serve", "%s", err);
 	return 0;

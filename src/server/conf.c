@@ -22,7 +22,11 @@ const struct sps_opt sps_server_opts[] = {
 	{"tls-port", SPS_OPT_INT, OFF(tls_port), 0, 0, 65535, "5061", false, false,
 	 "TLS port (0 picks a free one)", "PORT"},
 	{"https-port", SPS_OPT_INT, OFF(https_port), 0, 0, 65535, "8443", false, false,
-	 "HTTPS port for provisioning and the admin API (not served yet)", "PORT"},
+	 "HTTPS port of the phone provisioning server (/prov/FILE; 0 picks a free one)",
+	 "PORT"},
+	{"http-port", SPS_OPT_INT, OFF(http_port), 0, -1, 65535, "-1", false, false,
+	 "plain HTTP provisioning port for phones that do not trust the CA yet: serves only "
+	 "the CA and a bootstrap file, never configs (-1: off)", "PORT"},
 	{"log-level", SPS_OPT_STR, STR(log_level), 0, 0, "info", true, false,
 	 "error, warn, info or debug", "LEVEL"},
 	{"max-connections", SPS_OPT_INT, OFF(max_connections), 0, 16, 1000000, "16384", false,
@@ -39,6 +43,9 @@ const struct sps_opt sps_server_opts[] = {
 	 "require TLS client certificates issued by --tls-client-ca", NULL},
 	{"tls-client-ca", SPS_OPT_STR, STR(tls_client_ca), 0, 0, NULL, false, false,
 	 "CA file for client certificates (default: the built-in CA)", "FILE"},
+	{"tls-ca-bundle", SPS_OPT_STR, STR(tls_ca_bundle), 0, 0, NULL, false, false,
+	 "CA certificates (PEM) trusted when sipsec connects to other servers over TLS "
+	 "(default: the system's trust store plus the built-in CA)", "FILE"},
 	{"ticket-rotate", SPS_OPT_INT, OFF(ticket_rotate), 0, 60, 604800, "43200", false, false,
 	 "seconds between TLS session ticket key rotations", "SECONDS"},
 	{"digest-algorithms", SPS_OPT_STR, STR(digest_algorithms), 0, 0, "SHA-256,MD5", false,
@@ -55,6 +62,20 @@ const struct sps_opt sps_server_opts[] = {
 	 "longest registration granted; longer requests are shortened", "SECONDS"},
 	{"max-contacts", SPS_OPT_INT, OFF(max_contacts), 0, 1, 1000, "10", false, false,
 	 "registered contacts per user at most", "N"},
+	{"timer-c", SPS_OPT_INT, OFF(timer_c), 0, 1, 86400, "181", false, false,
+	 "seconds a forwarded INVITE waits for a final answer, restarted by each 18x; then "
+	 "the branch is cancelled and counts as 408 (RFC 3261 Timer C; the RFC asks for "
+	 "more than 180)", "SECONDS"},
+	{"srtp-default", SPS_OPT_STR, STR(srtp_default), 0, 0, "offer", false, false,
+	 "SRTP policy of users without their own ('sipsec user set NAME --srtp'): off, "
+	 "enable, offer (SRTP wherever the hop is TLS, plain RTP bridged) or require", "MODE"},
+	{"media-port-min", SPS_OPT_INT, OFF(media_port_min), 0, 1024, 65534, "30000", false, false,
+	 "lowest UDP port of the SRTP/RTP media relay (RTP even, RTCP the next)", "PORT"},
+	{"media-port-max", SPS_OPT_INT, OFF(media_port_max), 0, 1025, 65535, "39999", false, false,
+	 "highest UDP port of the media relay", "PORT"},
+	{"media-timeout", SPS_OPT_INT, OFF(media_timeout), 0, 0, 86400, "60", false, false,
+	 "seconds without valid media before the relay drops a call's media session (0: never)",
+	 "SECONDS"},
 };
 const size_t sps_server_nopts = sizeof(sps_server_opts) / sizeof(sps_server_opts[0]);
 

@@ -6,14 +6,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SPS_LOG_MODULE "server"
+#include "admin/control.h"
 #include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "net/tls_ctx.h"
 #include "pki/pki.h"
+#include "provision/prov_server.h"
+#include "server/calls.h"
 #include "server/server_int.h"
 #include "sip/frame.h"
 
@@ -83,6 +87,20 @@ static void on_close(struct sps_conn *c, int err, void *arg)
 	sps__server_conn_closed(arg, c);
 }
 
+/* The control socket's "calls" command: {"calls": [...]} (README). */
+static json_t *admin_calls(const json_t *req, const char **err, void *arg)
+{
+	struct sps_server *s = arg;
+	json_t *arr = s->calltab ? sps__calls_json(s->calltab, (int64_t)time(NULL)) : json_array();
+	json_t *o = arr ? json_object() : NULL;
+	if (!o || json_object_set_new(o, "calls", arr)) {
+		json_decref(o);
+		*err = "out of memory";
+		return NULL;
+	}
+	return o;
+}
+
 static void on_signal(int signo, void *arg)
 {
 	struct sps_server *s = arg;
@@ -98,6 +116,126 @@ static void on_ticket_timer(void *arg)
 	if (sps_tls_ctx_rotate_tickets(s->tls, time(NULL), &rotated) == 0 && rotated)
 		SPS_INFO("TLS session ticket key rotated");
 	sps_timer_start(s->loop, &s->ticket_timer, 60000, on_ticket_timer, s);
+}
+
+/* ---- certificates: hot reload, renewal, expiry warnings (issue 7) ---- */
+
+#define CERT_POLL_MS 500 /* a new certificate is in use within a second */
+/* expiry checks every 12 hours (and at start) */
+#define CERT_EXPIRY_TICKS (12u * 3600u * 1000u / CERT_POLL_MS)
+
+static void tls_conf_of(const struct sps_server *s, struct sps_tls_conf *tc)
+{
+	const struct sps_server_conf *conf = s->conf;
+	*tc = (struct sps_tls_conf){
+		.cert_file = s->pki.sip_cert,
+		.key_file = s->pki.sip_key,
+		.verify_client = conf->verify_client,
+		.client_ca_file = conf->tls_client_ca[0] ? conf->tls_client_ca : s->pki.ca_cert,
+		.datadir = conf->data,
+		.ticket_rotate_secs = (unsigned)conf->ticket_rotate,
+	};
+}
+
+/* Log which certificate is in use, and what the import checks say about it
+ * (a pair placed by hand was not checked). */
+static void cert_log(const struct sps_server *s, const char *what)
+{
+	struct sps_pki_bundle *b = NULL;
+	struct sps_pki_certinfo ci;
+	struct sps_pki_report rep;
+	if (sps_pki_bundle_current(&s->pki, &b) != 0 || sps_pki_bundle_info(b, 0, &ci) != 0) {
+		sps_pki_bundle_free(b);
+		return;
+	}
+	SPS_INFO("%s the SIP/TLS certificate %s (issuer %s, sha256 %.23s..., %ld days left)", what,
+		 ci.subject, ci.issuer, ci.sha256, ci.days_left);
+	struct sps_pki_check_opts o = {.domain = s->conf->domain, .ca_file = s->pki.ca_cert,
+				       .system_store = true, .allow_wildcard = true};
+	if (sps_pki_check(b, &o, &rep) == 0)
+		for (int i = 0; i < SPS_PKI_NCHECKS; i++)
+			if (rep.r[i].verdict != SPS_PKI_PASS && i != SPS_PKI_CHECK_EXPIRY)
+				SPS_WARN("certificate check %s: %s", sps_pki_check_name(i),
+					 rep.r[i].text);
+	sps_pki_bundle_free(b);
+}
+
+/* At start and every 12 hours: renew a SIP certificate of the built-in CA
+ * 30 days before it expires; warn about an imported one and about the CA. */
+static void cert_expiry_check(const struct sps_server *s)
+{
+	struct sps_pki_expiry e;
+	if (sps_pki_expiry_read(s->conf->data, &e) != 0)
+		return;
+	if (e.ca_days_left < SPS_PKI_CA_WARN_DAYS)
+		SPS_WARN("the built-in CA (%s) expires in %ld days; phones stop trusting sipsec "
+			 "then: plan a new CA (move certs/ca.* and certs/sip.* away and restart) and "
+			 "give phones the new one ('sipsec cert ca-export')",
+			 s->pki.ca_cert, e.ca_days_left);
+	if (e.sip_days_left >= SPS_PKI_RENEW_DAYS)
+		return;
+	if (!e.sip_from_builtin_ca) {
+		SPS_WARN("the imported SIP certificate expires in %ld days; get a new one from its "
+			 "CA and 'sipsec cert import' it",
+			 e.sip_days_left);
+		return;
+	}
+	int rc = sps_pki_renew(s->conf->data);
+	if (rc)
+		SPS_WARN("cannot renew the SIP certificate (%ld days left): %s; run 'sipsec cert "
+			 "renew'",
+			 e.sip_days_left, strerror(rc));
+	else
+		SPS_INFO("renewed the SIP certificate %ld days before it expired", e.sip_days_left);
+}
+
+/* A changed pair (import, renew, rollback, or files put there by hand): a
+ * new context sharing the ticket keys (resumption keeps working) goes into
+ * the TLS listeners; connections keep the context they were accepted with. */
+static void cert_reload(struct sps_server *s, const struct sps_pki_stamp *st)
+{
+	struct sps_tls_conf tc;
+	SSL_CTX *ctx = NULL;
+	tls_conf_of(s, &tc);
+	int rc = sps_tls_ctx_server_reload(s->tls, &tc, &ctx);
+	if (rc) {
+		/* Key and certificate are renamed into place one after the other:
+		 * a pair that does not match may be half written. Complain when
+		 * the same files fail again. */
+		if (s->cert_bad_set && sps_pki_stamp_eq(st, &s->cert_bad)) {
+			if (!s->cert_bad_logged)
+				SPS_WARN("cannot load the changed certificate %s: %s; still serving "
+					 "the previous one ('sipsec cert show' checks it)",
+					 s->pki.sip_cert,
+					 rc == EKEYREJECTED ? "the key does not match it" : strerror(rc));
+			s->cert_bad_logged = true;
+		} else {
+			s->cert_bad = *st;
+			s->cert_bad_set = true;
+			s->cert_bad_logged = false;
+		}
+		return;
+	}
+	sps_conntab_swap_tls_ctx(s->conns, s->tls, ctx);
+	sps_prov_server_swap_tls(s->prov, s->tls, ctx);
+	SSL_CTX_free(s->tls);
+	s->tls = ctx;
+	s->cert_stamp = *st;
+	s->cert_bad_set = false;
+	cert_log(s, "reloaded");
+}
+
+static void on_cert_timer(void *arg)
+{
+	struct sps_server *s = arg;
+	struct sps_pki_stamp st;
+	if (++s->cert_ticks >= CERT_EXPIRY_TICKS) {
+		s->cert_ticks = 0;
+		cert_expiry_check(s); /* a renewal is picked up just below */
+	}
+	if (sps_pki_stamp_read(&s->pki, &st) == 0 && !sps_pki_stamp_eq(&st, &s->cert_stamp))
+		cert_reload(s, &st);
+	sps_timer_start(s->loop, &s->cert_timer, CERT_POLL_MS, on_cert_timer, s);
 }
 
 static int write_pidfile(const char *data)
@@ -137,7 +275,6 @@ static int listen_err(char *err, size_t errsize, enum sps_transport tp, const st
 int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize)
 {
 	struct sps_server s;
-	struct sps_pki_paths paths;
 	struct sps_sa sa, bound;
 	int rc;
 
@@ -145,6 +282,7 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 	s.conf = conf;
 	sps_mbuf_init(&s.out, SPS_SIP_MAX_MSG);
 	sps_timer_init(&s.ticket_timer);
+	sps_timer_init(&s.cert_timer);
 
 	if (sps_sa_set_str(&s.local_ip, conf->listen, 0)) {
 		snprintf(err, errsize, "--listen %s is not an IPv4 or IPv6 address", conf->listen);
@@ -167,20 +305,34 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 			 rc == EINVAL ? " (is --domain a plain host name without '*'?)" : "");
 		return rc;
 	}
-	sps_pki_paths(conf->data, &paths);
+	sps_pki_paths(conf->data, &s.pki);
 	if (created)
-		SPS_INFO("created the CA and SIP certificate for %s in %s", conf->domain, paths.dir);
+		SPS_INFO("created the CA and SIP certificate for %s in %s", conf->domain, s.pki.dir);
+	cert_expiry_check(&s);
 
-	struct sps_tls_conf tc = {
-		.cert_file = paths.sip_cert,
-		.key_file = paths.sip_key,
-		.verify_client = conf->verify_client,
-		.client_ca_file = conf->tls_client_ca[0] ? conf->tls_client_ca : paths.ca_cert,
-		.datadir = conf->data,
-		.ticket_rotate_secs = (unsigned)conf->ticket_rotate,
-	};
+	struct sps_tls_conf tc;
+	tls_conf_of(&s, &tc);
+	/* the stamp first: a pair replaced while loading is loaded again */
+	(void)sps_pki_stamp_read(&s.pki, &s.cert_stamp);
 	if ((rc = sps_tls_ctx_server_new(&tc, &s.tls))) {
-		snprintf(err, errsize, "cannot set up TLS with %s: %s", paths.sip_cert, strerror(rc));
+		snprintf(err, errsize, "cannot set up TLS with %s: %s%s", s.pki.sip_cert,
+			 rc == EKEYREJECTED ? "the key does not match the certificate" : strerror(rc),
+			 rc == EKEYREJECTED || rc == EBADMSG
+				 ? "; 'sipsec cert rollback' restores the previous pair"
+				 : "");
+		goto out;
+	}
+	cert_log(&s, "using");
+	/* RFC 5922 7.2: outgoing TLS verifies the server's certificate */
+	if (conf->tls_ca_bundle[0])
+		rc = sps_tls_ctx_client_trust(conf->tls_ca_bundle, false, &s.tls_client);
+	else
+		rc = sps_tls_ctx_client_trust(s.pki.ca_cert, true, &s.tls_client);
+	if (rc) {
+		snprintf(err, errsize, "cannot load the CA bundle %s: %s; give a PEM file of CA "
+			 "certificates with --tls-ca-bundle",
+			 conf->tls_ca_bundle[0] ? conf->tls_ca_bundle : s.pki.ca_cert,
+			 rc == EBADMSG ? "no PEM certificate in it" : strerror(rc));
 		goto out;
 	}
 	if ((rc = sps_loop_new(&s.loop)) || (rc = sps_arena_new(&s.arena, 0))) {
@@ -235,12 +387,36 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 	SPS_INFO("listening on TLS %s", addr);
 	s.tls_port = sps_sa_port(&bound);
 	sps__server_proxy_init(&s);
+	/* the control socket for `sipsec calls` (another process) */
+	if ((rc = sps_admin_open(&s.admin, s.loop, conf->data)) == 0)
+		rc = sps_admin_register(s.admin, "calls", admin_calls, &s);
+	if (rc)
+		SPS_WARN("no control socket in %s: %s; 'sipsec calls' will not work%s", conf->data,
+			 strerror(rc),
+			 rc == ENAMETOOLONG ? " (choose a shorter --data path)" : "");
+	rc = 0;
+
+	/* HTTPS provisioning on the same loop, with the same TLS context */
+	struct sps_prov_server_conf pc = {
+		.data = conf->data,
+		.domain = conf->domain,
+		.https = s.local_ip,
+		.http_port = conf->http_port,
+		.tls = s.tls,
+		.store = s.store,
+		.sip_port = sps_sa_port(sps_udp_local(s.udp)),
+		.tls_port = s.tls_port,
+	};
+	sps_sa_set_port(&pc.https, (uint16_t)conf->https_port);
+	if ((rc = sps_prov_server_start(&s.prov, s.loop, &pc, err, errsize)))
+		goto out;
 
 	if ((rc = sps_loop_signals(s.loop, on_signal, &s))) {
 		snprintf(err, errsize, "cannot handle signals: %s", strerror(rc));
 		goto out;
 	}
 	sps_timer_start(s.loop, &s.ticket_timer, 60000, on_ticket_timer, &s);
+	sps_timer_start(s.loop, &s.cert_timer, CERT_POLL_MS, on_cert_timer, &s);
 	if ((rc = write_pidfile(conf->data))) {
 		snprintf(err, errsize, "cannot write %s/sipsec.pid: %s", conf->data, strerror(rc));
 		goto out;
@@ -255,6 +431,9 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 	SPS_INFO("stopped");
 out:
 	sps_timer_cancel(&s.ticket_timer);
+	sps_timer_cancel(&s.cert_timer);
+	sps_admin_close(s.admin);
+	sps_prov_server_free(s.prov); /* before the store it borrows */
 	/* open transactions are dropped: their peers retransmit elsewhere */
 	sps_tsx_layer_free(s.tsx);
 	if (s.loop)
@@ -267,6 +446,7 @@ out:
 		sps_mem_deref(s.udp);
 	if (s.tls)
 		SSL_CTX_free(s.tls);
+	SSL_CTX_free(s.tls_client);
 	sps_arena_free(s.arena);
 	if (s.loop)
 		sps_loop_free(s.loop);

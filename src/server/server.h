@@ -19,6 +19,7 @@ struct sps_server_conf {
 	int sip_port;
 	int tls_port;
 	int https_port;
+	int http_port; /* plain HTTP provisioning (CA, bootstrap); -1 = off */
 	char log_level[8];
 	int max_connections;
 	int max_connections_per_ip;
@@ -27,6 +28,7 @@ struct sps_server_conf {
 	int handshake_workers;
 	bool verify_client;
 	char tls_client_ca[SPS_PATH_MAX];
+	char tls_ca_bundle[SPS_PATH_MAX]; /* outgoing TLS trust; "" = system + built-in CA */
 	int ticket_rotate;
 	char digest_algorithms[32];
 	int nonce_ttl;
@@ -34,6 +36,11 @@ struct sps_server_conf {
 	int default_expires;
 	int max_expires;
 	int max_contacts;
+	int timer_c; /* seconds, RFC 3261 16.6 item 11 */
+	char srtp_default[8]; /* media/policy.h mode of users without their own */
+	int media_port_min;   /* UDP range of the media relay (media/relay.h) */
+	int media_port_max;
+	int media_timeout;    /* seconds without media before a relay session ends; 0 never */
 };
 
 extern const struct sps_opt sps_server_opts[];

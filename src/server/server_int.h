@@ -10,6 +10,7 @@
 #include "net/conn.h"
 #include "net/sa.h"
 #include "net/udp.h"
+#include "pki/pki.h"
 #include "server/server.h"
 #include "sip/msg.h"
 #include "sip/tsx.h"
@@ -18,6 +19,9 @@
 /* The running server. Owned by sps_server_run; lives on its stack frame.
  * Invariant: every pointer is valid from setup until teardown. */
 struct call;
+struct sps_calls;
+struct sps_admin;
+struct sps_prov_server;
 
 struct sps_server {
 	const struct sps_server_conf *conf;
@@ -31,6 +35,10 @@ struct sps_server {
 	uint16_t tls_port;  /* the bound TLS port (Record-Route) */
 	struct call *calls; /* proxied requests still in progress (proxy.c) */
 	size_t ncalls;
+	struct sps_calls *calltab; /* calls in progress, `sipsec calls` (calls.c) */
+	struct sps_admin *admin;   /* the control socket, NULL when it could not open */
+	unsigned char route_key[32]; /* MAC key of our Record-Route flow tokens (proxy.c) */
+	struct sps_prov_server *prov; /* HTTPS provisioning (provision/prov_server.h) */
 	struct sps_timer sweep_timer;
 	int algs[2];     /* enum sps_digest_alg, most preferred first */
 	unsigned nalgs;
@@ -40,8 +48,17 @@ struct sps_server {
 	struct sps_pending *pending;
 	size_t npending, cap_pending;
 	bool store_failed; /* logged once */
-	SSL_CTX *tls;
+	SSL_CTX *tls;	     /* the server context new TLS connections get (swapped
+				on a certificate reload, server.c) */
+	SSL_CTX *tls_client; /* outgoing TLS: trusts --tls-ca-bundle, or the system
+				store plus the built-in CA */
 	struct sps_timer ticket_timer;
+	struct sps_timer cert_timer;	 /* polls the certificate files (reload) */
+	struct sps_pki_paths pki;	 /* DATA/certs/... */
+	struct sps_pki_stamp cert_stamp; /* of the pair s->tls was built from */
+	struct sps_pki_stamp cert_bad;	 /* a pair that failed to load */
+	bool cert_bad_set, cert_bad_logged;
+	unsigned cert_ticks;		 /* timer runs until the next expiry check */
 	struct sps_arena *arena; /* per message, reset after each */
 	struct sps_mbuf out;     /* per response, reset after each */
 	struct sps_sa local_ip;  /* the listen address (port 0) */

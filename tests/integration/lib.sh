@@ -56,7 +56,9 @@ start_sipsec() {
 	local data=$1
 	shift
 	rm -f "$data/sipsec.pid"
-	"$SIPSEC" serve --data "$data" --listen 127.0.0.1 "$@" >"$data.log" 2>&1 &
+	# --https-port 0 unless the test gives one (the last flag wins): the
+	# provisioning server must not collide on 8443 with other servers
+	"$SIPSEC" serve --data "$data" --listen 127.0.0.1 --https-port 0 "$@" >"$data.log" 2>&1 &
 	SPS_PID=$!
 	SPS_PIDS+=("$SPS_PID")
 	local i
