@@ -8,6 +8,8 @@
 
 #include <openssl/crypto.h>
 
+#include "core/hex.h"
+
 #define MAX_SECRET 48 /* SHA-384 */
 #define MAX_KEY 32
 #define IV_LEN 12  /* every TLS 1.3 AEAD: 5.3 */
@@ -70,17 +72,6 @@ static void init_once(void)
 		ciphers[i] = EVP_CIPHER_fetch(NULL, suites[i].cipher, NULL);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "LABEL <client_random hex> <secret hex>" (the NSS key log format). */
 static void keylog_cb(const SSL *ssl, const char *line)
 {
@@ -111,7 +102,8 @@ static void keylog_cb(const SSL *ssl, const char *line)
 	}
 	uint8_t *dst = wr ? cap->wr : cap->rd;
 	for (size_t i = 0; i < hex / 2; i++) {
-		int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+		int hi = sps_hexval((unsigned char)p[2 * i]);
+		int lo = sps_hexval((unsigned char)p[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			OPENSSL_cleanse(dst, MAX_SECRET);
 			return;

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "core/hex.h"
 #include "provision/provision.h"
 
 /* The generic (softphone) entry has no files: `device add` prints what to
@@ -76,17 +77,6 @@ const char *sps_prov_srtp_name(enum sps_prov_srtp s)
 
 /* ---- MAC addresses and secrets ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Separators may be ':' or '-' between every byte, or '.' between groups of
  * four digits (Cisco style), used consistently; or none at all. */
 int sps_prov_mac_normalize(const char *in, char out[13])
@@ -97,7 +87,7 @@ int sps_prov_mac_normalize(const char *in, char out[13])
 	if (!in)
 		return EINVAL;
 	for (const char *p = in; *p; p++) {
-		int v = hexval(*p);
+		int v = sps_hexval((unsigned char)*p);
 		if (v >= 0) {
 			if (n >= 12)
 				return EINVAL;
@@ -236,7 +226,7 @@ int sps__prov_check(const struct sps_prov_device *d, unsigned max_lines)
 	    d->nlines > max_lines || !d->lines)
 		return EINVAL;
 	for (size_t i = 0; i < 12; i++)
-		if (hexval(d->mac[i]) < 0 || (d->mac[i] >= 'A' && d->mac[i] <= 'F'))
+		if (sps_hexval((unsigned char)d->mac[i]) < 0 || (d->mac[i] >= 'A' && d->mac[i] <= 'F'))
 			return EINVAL;
 	for (size_t i = 0; i < d->nlines; i++) {
 		const struct sps_prov_line *l = &d->lines[i];

@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include "core/hex.h"
+
 enum {
 	SPS_C_ALNUM = 1 << 0,
 	SPS_C_MARK = 1 << 1,      /* - _ . ! ~ * ' ( ) */
@@ -22,15 +24,6 @@ extern const unsigned short sps__sip_chars[256];
 
 static inline bool sps__is(unsigned char c, unsigned cls) { return (sps__sip_chars[c] & cls) != 0; }
 static inline bool sps__is_ws(char c) { return c == ' ' || c == '\t'; }
-static inline int sps__hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+static inline int sps__hexval(unsigned char c) { return sps_hexval(c); }
 
 #endif
