@@ -85,6 +85,8 @@
 #define LOOP_MAX 1000000000UL  /* iteration bound of the event loop */
 #define START_TIMEOUT_S 30.0
 #define STOP_TIMEOUT_S 10.0
+
+#include "bench_serve.h"
 #define REQ_TIMEOUT_S 32.0     /* RFC 3261 Timer B/F: a request unanswered this long failed */
 #define SCAN_EVERY_S 0.5       /* how often requests are checked for that timeout */
 #define OUT_MAX (64 * 1024)    /* bytes queued on one connection */
@@ -104,48 +106,6 @@
 static const char sdp_offer[] = SDP("40000");
 static const char sdp_answer[] = SDP("40002");
 
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int signo)
-{
-	(void)signo;
-	g_stop = 1;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop)
-		;
-}
-
-/* User + system CPU seconds of pid (all its threads), or -1. */
-static double proc_cpu_s(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	unsigned long ut, st;
-	/* after the name: state ppid pgrp session tty tpgid flags minflt cminflt
-	 * majflt cmajflt utime stime */
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* A "Vm...:" line of /proc/PID/status in KB (VmRSS, VmHWM), or -1. */
 static long proc_kb(pid_t pid, const char *field)
 {
@@ -161,14 +121,6 @@ static long proc_kb(pid_t pid, const char *field)
 			break;
 	fclose(f);
 	return kb;
-}
-
-static double self_cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- digest hashing (RFC 7616 3.4.1), computed here with EVP, not with src/auth ---- */
@@ -1119,66 +1071,6 @@ static int make_users(struct bench *b, const char *data)
 
 /* ---- starting and stopping the server ---- */
 
-/* A port free on 127.0.0.1 for TCP and UDP, or 0. */
-static unsigned free_port(void)
-{
-	for (int tries = 0; tries < 50; tries++) {
-		struct sockaddr_in a = {.sin_family = AF_INET};
-		socklen_t al = sizeof(a);
-		unsigned port = 0;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (t >= 0 && u >= 0 && bind(t, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		    getsockname(t, (struct sockaddr *)&a, &al) == 0 &&
-		    bind(u, (struct sockaddr *)&a, sizeof(a)) == 0)
-			port = ntohs(a.sin_port);
-		if (t >= 0)
-			close(t);
-		if (u >= 0)
-			close(u);
-		if (port)
-			return port;
-	}
-	return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	(void)remove(path);
-	return 0;
-}
-
-/* The pid in DATA/sipsec.pid, or 0. */
-static pid_t read_pidfile(const char *data)
-{
-	char path[PATH_MAX + 16];
-	long pid = 0;
-	snprintf(path, sizeof(path), "%s/sipsec.pid", data);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return (pid_t)pid;
-}
-
-/* Print up to max lines of the server's log, each after prefix. */
-static void print_log(const char *log, const char *prefix, int max)
-{
-	char line[512];
-	FILE *f = fopen(log, "r");
-	if (!f)
-		return;
-	for (int i = 0; i < max && fgets(line, sizeof(line), f); i++)
-		fprintf(stderr, "%s%s%s", prefix, line, strchr(line, '\n') ? "" : "\n");
-	fclose(f);
-}
-
 /* fork/exec `sipsec serve` on data, 127.0.0.1, the given ports, room for
  * conns connections (all from 127.0.0.1), and the nextra options in extra;
  * wait for its pid file. Returns the pid, or 0 (reported). */
@@ -1197,55 +1089,7 @@ static pid_t start_server(const char *sipsec, const char *data, const char *log,
 		max_s, "--max-connections-per-ip", max_s, "--log-level", "warn"};
 	for (unsigned i = 0; i < nextra && i < MAX_EXTRA; i++)
 		argv[20 + i] = extra[i];
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("call_bench: fork");
-		return 0;
-	}
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		/* the server must not outlive the benchmark */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execv(sipsec, (char *const *)argv);
-		_exit(127);
-	}
-	double end = now_s() + START_TIMEOUT_S;
-	for (int i = 0; i < 100000 && now_s() < end && !g_stop; i++) {
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			fprintf(stderr, "call_bench: %s serve exited early (status %d); its log:\n",
-				sipsec, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-			print_log(log, "  | ", 40);
-			return 0;
-		}
-		if (read_pidfile(data) == pid)
-			return pid;
-		sleep_ms(20);
-	}
-	fprintf(stderr, "call_bench: %s serve not ready after %.0f s\n", sipsec, START_TIMEOUT_S);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return 0;
-}
-
-/* SIGTERM, wait; SIGKILL after STOP_TIMEOUT_S. Returns the exit status or -1. */
-static int stop_server(pid_t pid)
-{
-	int st = 0;
-	kill(pid, SIGTERM);
-	double end = now_s() + STOP_TIMEOUT_S;
-	for (int i = 0; i < 100000 && now_s() < end; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-		sleep_ms(20);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
+	return spawn_server("call_bench", argv, data, log);
 }
 
 /* ---- main ---- */
