@@ -28,15 +28,19 @@ static const char usage_text[] =
 	"  STATE       trying, ringing or established\n"
 	"  STARTED     when the INVITE was forwarded (UTC)\n"
 	"  DURATION    seconds since then\n"
-	"  CALLER-LEG  transport and address of the caller's side (udp, tcp, tls)\n"
+	"  CALLER-LEG  transport and address of the caller's side (udp, tcp, tls), then\n"
+	"              its media once the relay carries it: RTP or SRTP and the suite,\n"
+	"              packets in (from that phone) / out (relayed to it)\n"
 	"  CALLEE-LEG  the same for the callee's side, - before a response came\n\n"
 	"options:\n"
 	"  --json      print a JSON array of objects with the keys call_id, caller,\n"
 	"              callee, state, started_at, answered_at (ISO 8601 UTC, null before\n"
 	"              the answer), duration (seconds) and legs: an array of two objects\n"
 	"              (side \"caller\" then \"callee\") with the keys side, transport,\n"
-	"              address, media_profile, packets_in and packets_out (the media keys\n"
-	"              are null until the media relay fills them)\n"
+	"              address, media_profile (\"RTP\", \"SRTP AES_CM_128_HMAC_SHA1_80\"),\n"
+	"              packets_in (from that phone), packets_out (relayed to it) and\n"
+	"              auth_failed (SRTP packets dropped: authentication failed); the\n"
+	"              media keys are null until the media relay fills them\n"
 	"  --data DIR  data directory (default $SIPSEC_DATA, else ./sipsec-data)\n";
 
 static const char *sget(json_t *o, const char *key)
@@ -76,7 +80,12 @@ static void leg_text(json_t *call, size_t i, char *buf, size_t size)
 	json_t *leg = json_array_get(json_object_get(call, "legs"), i);
 	const char *tp = json_string_value(json_object_get(leg, "transport"));
 	const char *addr = json_string_value(json_object_get(leg, "address"));
-	if (tp && addr)
+	const char *prof = json_string_value(json_object_get(leg, "media_profile"));
+	if (tp && addr && prof)
+		snprintf(buf, size, "%s %s %s %lld/%lld", tp, addr, prof,
+			 (long long)json_integer_value(json_object_get(leg, "packets_in")),
+			 (long long)json_integer_value(json_object_get(leg, "packets_out")));
+	else if (tp && addr)
 		snprintf(buf, size, "%s %s", tp, addr);
 	else
 		snprintf(buf, size, "-");
@@ -101,7 +110,7 @@ static void print_table(json_t *arr)
 			for (int c = 0; c < NCOL; c++)
 				put_cell(head[c], width[c], c + 1 == NCOL);
 		json_array_foreach(arr, i, o) {
-			char dur[32], l1[96], l2[96];
+			char dur[32], l1[192], l2[192];
 			snprintf(dur, sizeof(dur), "%llds",
 				 (long long)json_integer_value(json_object_get(o, "duration")));
 			leg_text(o, 0, l1, sizeof(l1));

@@ -233,6 +233,14 @@ void sps__calls_media(struct sps_calls *cs, struct sps_slice call_id, struct sps
 	m->packets_out = packets_out;
 }
 
+void sps__calls_media_auth_failed(struct sps_calls *cs, struct sps_slice call_id,
+				  struct sps_slice from_tag, unsigned side, uint64_t auth_failed)
+{
+	struct rec *r = find(cs, call_id, from_tag);
+	if (r && side <= 1)
+		r->media[side].auth_failed = auth_failed;
+}
+
 void sps__calls_sweep(struct sps_calls *cs, int64_t now)
 {
 	for (struct rec *r = cs->head, *n; r; r = n) {
@@ -294,7 +302,9 @@ static json_t *leg_json(const char *side, const struct sps_call_leg *l, bool kno
 	    json_object_set_new(o, "packets_in",
 				media ? json_integer((json_int_t)m->packets_in) : json_null()) ||
 	    json_object_set_new(o, "packets_out",
-				media ? json_integer((json_int_t)m->packets_out) : json_null())) {
+				media ? json_integer((json_int_t)m->packets_out) : json_null()) ||
+	    json_object_set_new(o, "auth_failed",
+				media ? json_integer((json_int_t)m->auth_failed) : json_null())) {
 		json_decref(o);
 		return NULL;
 	}

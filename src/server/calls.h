@@ -39,6 +39,7 @@ struct sps_call_leg {
 struct sps_call_media {
 	char profile[32];
 	uint64_t packets_in, packets_out;
+	uint64_t auth_failed; /* SRTP/SRTCP packets from its phone that failed authentication */
 };
 
 struct sps_calls;
@@ -73,6 +74,11 @@ bool sps__calls_end(struct sps_calls *cs, struct sps_slice call_id, struct sps_s
 void sps__calls_media(struct sps_calls *cs, struct sps_slice call_id, struct sps_slice from_tag,
 		      unsigned side, const char *profile, uint64_t packets_in,
 		      uint64_t packets_out);
+
+/* The same leg's packets dropped because SRTP/SRTCP authentication failed
+ * (RFC 3711 3.3); call after sps__calls_media. Unknown calls are ignored. */
+void sps__calls_media_auth_failed(struct sps_calls *cs, struct sps_slice call_id,
+				  struct sps_slice from_tag, unsigned side, uint64_t auth_failed);
 
 /* Drop records past SPS_CALLS_MAX_AGE_S / SPS_CALLS_MAX_SETUP_S. */
 void sps__calls_sweep(struct sps_calls *cs, int64_t now);

@@ -13,7 +13,10 @@
  *
  * Also here: loop detection (16.3 item 4), Timer C (16.6 item 11, 16.8),
  * merged 401/407 challenges (16.7 item 7), 3xx recursion to local targets
- * (16.5) and the feed of the calls table (calls.h). */
+ * (16.5) and the feed of the calls table (calls.h). Media: an INVITE's SDP
+ * offer is decided and anchored at the relay before forwarding, answers
+ * and in-dialog offers are rewritten per leg, and no SDP with a=crypto
+ * crosses a hop without TLS (call_media.h, issue 6). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "registrar/registrar.h"
+#include "server/call_media.h"
 #include "server/calls.h"
 #include "server/proxy_int.h"
 #include "server/server_int.h"
@@ -92,6 +96,15 @@ struct call {
 	unsigned ntried;
 	struct challenge chal[MAX_CHALLENGES];
 	unsigned nchal;
+	/* media (call_media.h): the dialog's media (ref), the side whose
+	 * offer this request carries, and the rewritten SDP we forward */
+	struct sps_cmedia *media;
+	unsigned media_side;
+	bool media_initial;      /* the INVITE that created the media session */
+	int media_br;            /* the branch whose 2xx answer the session follows, -1 */
+	char *fwd_body;          /* replaces the body on every branch (holds keys) */
+	size_t fwd_len;
+	bool fwd_keys;           /* fwd_body has a=crypto: TLS branches only */
 };
 
 static void call_destroy(void *obj)
@@ -107,6 +120,8 @@ static void call_destroy(void *obj)
 	for (unsigned i = 0; i < c->nchal; i++)
 		free(c->chal[i].value);
 	sps_mem_deref(c->st);
+	sps_mem_deref(c->media);
+	sps__cmedia_body_free(c->fwd_body, c->fwd_len);
 	free(c->best_resp);
 	free(c->buf);
 	sps_arena_free(c->arena);
@@ -174,6 +189,9 @@ static void send_upstream(struct call *c, unsigned code, const char *buf, size_t
 {
 	if (code >= 300)
 		track(c, NULL, code, NULL);
+	/* the INVITE failed (or was cancelled): its media session goes too */
+	if (code >= 300 && c->media_initial && !c->got_2xx)
+		sps__cmedia_end(c->media);
 	if (!c->st)
 		return;
 	int err = sps_tsx_respond(c->st, code, buf, len);
@@ -181,14 +199,59 @@ static void send_upstream(struct call *c, unsigned code, const char *buf, size_t
 		SPS_DEBUG("cannot forward %u upstream: %s", code, strerror(err));
 }
 
-/* Forward resp upstream without our Via (16.7 step 9). */
-static void forward_resp(struct call *c, const struct sps_sip_msg *resp)
+/* Forward resp upstream without our Via (16.7 step 9). A response with
+ * the SDP answer to the offer this request carried (RFC 3264 6) goes up
+ * with the answer rewritten for the offerer's leg (call_media.h). */
+static void forward_resp(struct call *c, const struct branch *b, const struct sps_sip_msg *resp)
 {
 	struct sps_server *s = c->s;
 	struct sps_sip_edit e = {.drop_top_via = 1, .max_forwards = -1};
+	static const struct sps_slice nobody = {"", 0};
+	struct sps_cmedia_res mr = {0};
+	struct sps_slice nb;
+	if (c->media && resp->status > 100 && resp->status < 300 &&
+	    sps__cmedia_is_sdp(resp->content_type, resp->body)) {
+		int br = (int)(b - c->br), err;
+		if (c->media_initial && c->media_br >= 0 && br != c->media_br) {
+			/* another fork answered 2xx too: one relay session, one callee */
+			err = sps__cmedia_reject(c->media, c->media_side, resp->body, &mr);
+		} else {
+			err = sps__cmedia_answer(c->media, c->media_side, c->media_initial,
+						 resp->body, &mr);
+			if (resp->status >= 200 && c->media_initial)
+				c->media_br = br;
+		}
+		if (err && err != EACCES)
+			SPS_WARN("%.*s: %u from the %s: %s: %s", (int)resp->call_id.l,
+				 resp->call_id.p, resp->status, c->media_side ? "caller" : "callee",
+				 mr.reason ? mr.reason : "media", strerror(err));
+		if (!mr.body && resp->status < 200)
+			return; /* an early answer we cannot anchor: not passed on */
+		if (mr.body) {
+			nb = (struct sps_slice){mr.body, mr.len};
+			e.body = &nb;
+			e.content_type = "application/sdp";
+		} else {
+			/* a 2xx must reach the caller (RFC 3261 13.3.1.4); without an
+			 * SDP the offer stays unanswered and the caller hangs up */
+			e.body = &nobody;
+			e.content_type = NULL;
+		}
+	}
+	/* the key-leak guard (RFC 4568 8.3) for SDP we did not anchor */
+	const struct sps_tsx_dest *up = c->st ? sps_tsx_dest(c->st) : NULL;
+	if (!e.body && up && up->tp != SPS_TP_TLS &&
+	    sps__cmedia_has_keys(resp->content_type, resp->body)) {
+		SPS_WARN("%.*s: SDP with SRTP keys in a %u not passed on over %s (no TLS)",
+			 (int)resp->call_id.l, resp->call_id.p, resp->status,
+			 up->tp == SPS_TP_UDP ? "UDP" : "TCP");
+		e.body = &nobody;
+		e.content_type = NULL;
+	}
 	sps_mbuf_reset(&s->out);
 	if (sps_sip_msg_copy(&s->out, resp, &e) == 0)
 		send_upstream(c, resp->status, s->out.buf, s->out.len);
+	sps__cmedia_body_free(mr.body, mr.len);
 }
 
 /* A locally generated final answer to the original request. */
@@ -312,14 +375,14 @@ static void on_branch_resp(struct sps_tsx *t, unsigned code, const struct sps_si
 			sps_timer_start(c->s->loop, &b->timer, (uint64_t)c->s->conf->timer_c * 1000,
 					on_branch_timer, b);
 		if (code > 100 && resp && !c->answered) {
-			forward_resp(c, resp); /* 16.7 step 5: provisionals go up */
+			forward_resp(c, b, resp); /* 16.7 step 5: provisionals go up */
 			track(c, b, code, resp);
 		}
 	} else if (code < 300) {
 		b->done = true;
 		sps_timer_cancel(&b->timer);
 		if (resp) {
-			forward_resp(c, resp); /* every 2xx goes up (16.7 step 5) */
+			forward_resp(c, b, resp); /* every 2xx goes up (16.7 step 5) */
 			track(c, b, code, resp);
 			c->got_2xx = true;
 			c->answered = true;
@@ -499,8 +562,15 @@ static int forward(struct call *c, const struct sps_tsx_dest *dest, struct sps_s
 		snprintf(routebuf, sizeof(routebuf), "%s", path);
 		app[napp++] = (struct sps_sip_newhdr){"Route", sps_slice_cstr(routebuf)};
 	}
+	/* the key-leak guard (RFC 4568 8.3): a=crypto only over TLS */
+	if (dest->tp != SPS_TP_TLS &&
+	    (c->fwd_body ? c->fwd_keys : sps__cmedia_has_keys(m->content_type, m->body)))
+		return EPERM;
+	struct sps_slice body = {c->fwd_body, c->fwd_len};
 	struct sps_sip_edit e = {
 		.ruri = &ruri,
+		.body = c->fwd_body ? &body : NULL,
+		.content_type = c->fwd_body ? "application/sdp" : NULL,
 		.prepend = pre,
 		.nprepend = npre,
 		.append = app,
@@ -579,6 +649,7 @@ static struct call *call_new(struct sps_server *s, const struct sps_origin *o,
 		return NULL;
 	}
 	c->best_br = -1;
+	c->media_br = -1;
 	sps__proxy_loop_hash(c->req, c->loop_hash);
 	return c;
 }
@@ -727,6 +798,105 @@ static int on_binding_count(const struct sps_binding *b, void *arg)
 	return 0;
 }
 
+/* ---- media (call_media.h) ---- */
+
+/* A request whose media cannot be set up: 488 with a Warning (RFC 3261
+ * 20.43, 21.4.26) when the policy refuses, 400 for an SDP we cannot use,
+ * else 500 - never forwarded with the keys it carries. */
+static void media_refuse(struct sps_server *s, const struct sps_origin *o,
+			 const struct sps_sip_msg *m, struct sps_tsx *t, int err,
+			 const struct sps_cmedia_res *mr)
+{
+	char warn[512];
+	const char *why = mr->reason ? mr->reason : strerror(err);
+	snprintf(warn, sizeof(warn), "%d %s \"%s\"", err == EACCES && mr->warn_code ? mr->warn_code : 399,
+		 s->conf->domain, why);
+	struct sps_sip_newhdr h = {"Warning", sps_slice_cstr(warn)};
+	if (m->meth == SPS_METHOD_ACK)
+		return;
+	if (err == EACCES)
+		sps__server_respond(s, o, m, t, 488, NULL, &h, 1);
+	else if (err == EBADMSG)
+		sps__server_respond(s, o, m, t, 400, "Unusable SDP", &h, 1);
+	else
+		sps__server_respond(s, o, m, t, 500, "Media Relay Failure", &h, 1);
+}
+
+/* A user's SRTP mode, UNSET resolved with --srtp-default (policy.h). */
+static enum sps_srtp_mode srtp_mode(const struct sps_server *s, const char *user_srtp)
+{
+	enum sps_srtp_mode u = SPS_SRTP_MODE_UNSET, sys = SPS_SRTP_MODE_UNSET;
+	if (user_srtp && user_srtp[0] && sps_srtp_mode_parse(user_srtp, &u) != 0)
+		u = SPS_SRTP_MODE_UNSET;
+	if (s->conf->srtp_default[0] && sps_srtp_mode_parse(s->conf->srtp_default, &sys) != 0)
+		sys = SPS_SRTP_MODE_UNSET;
+	return sps_srtp_mode_resolve(u, sys);
+}
+
+/* The callee's usable bindings: are they all TLS flows (the hop keys may
+ * cross, RFC 4568 8.3), and the address of one (our media address). */
+struct probe_tls {
+	struct sps_server *s;
+	unsigned n, ntls;
+	struct sps_sa peer;
+};
+
+static int on_binding_tls(const struct sps_binding *b, void *arg)
+{
+	struct probe_tls *p = arg;
+	struct sps_sa a;
+	if (strcmp(b->transport, "udp") == 0) {
+		if (sps_sa_from_str(&a, b->source) != 0)
+			return 0;
+	} else {
+		struct sps_conn *conn = sps_conntab_lookup(p->s->conns, b->conn_id);
+		if (!conn)
+			return 0;
+		a = *sps_conn_peer(conn);
+		if (strcmp(b->transport, "tls") == 0)
+			p->ntls++;
+	}
+	if (!p->n++)
+		p->peer = a;
+	return 0;
+}
+
+/* An initial INVITE with an SDP offer: decide and anchor its media before
+ * it is forwarded. Returns 0 (c->media and c->fwd_body set) or non-zero
+ * after answering the request. */
+static int media_invite(struct sps_server *s, const struct sps_origin *o, struct call *c,
+			struct sps_tsx *t, const char *caller_user, const char *callee,
+			const struct sps_user *cu)
+{
+	const struct sps_sip_msg *m = c->req;
+	struct probe_tls p = {.s = s};
+	sps_registrar_lookup(s->reg, callee, (int64_t)time(NULL), on_binding_tls, &p);
+	if (!p.n)
+		return 0; /* no binding: 480 follows, nothing to anchor */
+	struct sps_user caller;
+	bool have_caller = caller_user && sps_store_user_get(s->store, caller_user, &caller) == 0;
+	struct sps_cmedia_side sides[2] = {
+		{.mode = srtp_mode(s, have_caller ? caller.srtp : NULL),
+		 .tls = o->tp == SPS_TP_TLS,
+		 .peer = o->src},
+		{.mode = srtp_mode(s, cu->srtp), .tls = p.ntls == p.n, .peer = p.peer},
+	};
+	struct sps_cmedia_res mr;
+	int err = sps__cmedia_invite(s->media, m->call_id, m->from->tag, sides, m->body, &c->media,
+				     &mr);
+	if (err) {
+		media_refuse(s, o, m, t, err, &mr);
+		c->answered = true;
+		return err;
+	}
+	c->media_side = 0;
+	c->media_initial = true;
+	c->fwd_body = mr.body;
+	c->fwd_len = mr.len;
+	c->fwd_keys = mr.keys;
+	return 0;
+}
+
 /* ---- in-dialog requests (RFC 3261 16.12, 16.4) ---- */
 
 /* Is this Route entry one of ours? */
@@ -812,6 +982,29 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 		sps_tsx_set_udata(t, c);
 	if (m->meth == SPS_METHOD_BYE && s->calltab && m->from && m->to)
 		sps__calls_end(s->calltab, m->call_id, m->from->tag, m->to->tag);
+	unsigned side = 0;
+	struct sps_cmedia *cm = m->from && m->to ? sps__cmedia_find(s->media, m->call_id,
+								    m->from->tag, m->to->tag, &side)
+						 : NULL;
+	if (cm && m->meth == SPS_METHOD_BYE) {
+		sps__cmedia_end(cm); /* the call is over */
+	} else if (cm && (m->meth == SPS_METHOD_INVITE || m->meth == SPS_METHOD_UPDATE) &&
+		   sps__cmedia_is_sdp(m->content_type, m->body)) {
+		/* RFC 3264 8: a new offer in the dialog (hold, resume, new keys) */
+		struct sps_cmedia_res mr;
+		int merr = sps__cmedia_reoffer(cm, side, c->req->body, &mr);
+		if (merr) {
+			c->answered = true;
+			media_refuse(s, o, m, t, merr, &mr);
+			keep(s, c);
+			return true;
+		}
+		c->media = sps_mem_ref(cm);
+		c->media_side = side;
+		c->fwd_body = mr.body;
+		c->fwd_len = mr.len;
+		c->fwd_keys = mr.keys;
+	}
 	int err = forward(c, &d, c->req->ruri_s, NULL, false, popped);
 	if (err && m->meth != SPS_METHOD_ACK)
 		answer(c, 503, "Cannot Forward");
@@ -967,6 +1160,12 @@ void sps__server_proxy(struct sps_server *s, const struct sps_origin *o, struct 
 	}
 	if (t)
 		sps_tsx_set_udata(t, c);
+	if (m->meth == SPS_METHOD_INVITE && s->media && m->from &&
+	    sps__cmedia_is_sdp(m->content_type, m->body) &&
+	    media_invite(s, o, c, t, from_local ? user : NULL, callee, &u)) {
+		keep(s, c);
+		return;
+	}
 	c->recurse = true;
 	c->drop_routes = our_routes(s, m);
 	target_add(c, "u:", callee);

@@ -11,6 +11,7 @@
 
 #define SPS_LOG_MODULE "server"
 #include "admin/control.h"
+#include "server/call_media.h"
 #include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -91,6 +92,7 @@ static void on_close(struct sps_conn *c, int err, void *arg)
 static json_t *admin_calls(const json_t *req, const char **err, void *arg)
 {
 	struct sps_server *s = arg;
+	sps__cmedia_report(s->media, s->calltab);
 	json_t *arr = s->calltab ? sps__calls_json(s->calltab, (int64_t)time(NULL)) : json_array();
 	json_t *o = arr ? json_object() : NULL;
 	if (!o || json_object_set_new(o, "calls", arr)) {
@@ -386,6 +388,17 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 	sps_sa_to_str(&bound, addr, sizeof(addr));
 	SPS_INFO("listening on TLS %s", addr);
 	s.tls_port = sps_sa_port(&bound);
+	/* the media relay (issue 6): ports (the option table checked min < max),
+	 * threads, the idle timeout */
+	struct sps_relay_conf rconf = {
+		.addr = conf->listen,
+		.port_min = (uint16_t)conf->media_port_min,
+		.port_max = (uint16_t)conf->media_port_max,
+		.workers = 1, /* the SIP loop and one media thread */
+		.timeout_ms = (unsigned)conf->media_timeout * 1000u,
+	};
+	if ((rc = sps__cmedia_tab_new(&s.media, s.loop, &rconf, err, errsize)))
+		goto out;
 	sps__server_proxy_init(&s);
 	/* the control socket for `sipsec calls` (another process) */
 	if ((rc = sps_admin_open(&s.admin, s.loop, conf->data)) == 0)
@@ -438,6 +451,8 @@ out:
 	sps_tsx_layer_free(s.tsx);
 	if (s.loop)
 		sps__server_proxy_fini(&s);
+	sps__cmedia_tab_free(s.media); /* after the calls that hold its sessions */
+	s.media = NULL;
 	if (s.conns)
 		sps_conntab_free(s.conns);
 	/* after the connections: their flows are marked closed in the last commit */

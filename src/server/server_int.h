@@ -22,6 +22,7 @@ struct call;
 struct sps_calls;
 struct sps_admin;
 struct sps_prov_server;
+struct sps_cmedia_tab;
 
 struct sps_server {
 	const struct sps_server_conf *conf;
@@ -37,6 +38,7 @@ struct sps_server {
 	size_t ncalls;
 	struct sps_calls *calltab; /* calls in progress, `sipsec calls` (calls.c) */
 	struct sps_admin *admin;   /* the control socket, NULL when it could not open */
+	struct sps_cmedia_tab *media; /* the media relay and each call's media (call_media.h) */
 	unsigned char route_key[32]; /* MAC key of our Record-Route flow tokens (proxy.c) */
 	struct sps_prov_server *prov; /* HTTPS provisioning (provision/prov_server.h) */
 	struct sps_timer sweep_timer;

@@ -3,12 +3,15 @@
 # (tshark's capture engine; it starts in well under a second) on the loopback
 # interface, filtered on the test's own ports (sipsec's SIP
 # and TLS ports, each agent's RTP port range), during calls between two
-# baresip 1.0 agents through sipsec (media flows end to end between them):
+# baresip 1.0 agents through sipsec (media anchored at sipsec's relay: two
+# RTP streams per leg, issue 6):
 #   (d) registration over TLS only, no call        -> INCONCLUSIVE, exit 3
 #   (a) TLS signalling + SDES-SRTP (srtp-mand)      -> SECURE, exit 0
 #   (b) UDP signalling + plain RTP                  -> INSECURE, exit 1
-#   (c) UDP signalling + SDES-SRTP: keys leaked     -> INSECURE, exit 1, the
-#       key text (read from the capture) never printed
+#   (c) UDP signalling + SDES-SRTP: sipsec refuses it (488, the key-leak
+#       guard); the same call made directly between the two agents leaks
+#       the keys -> INSECURE, exit 1, the key text (read from the capture)
+#       never printed
 #   (e) bad inputs: missing, garbage, empty, truncated, unsupported link type
 #
 # baresip 1.0 sends RTCP in clear twice: an APP "PING"/"PONG" when a stream
@@ -73,10 +76,13 @@ module_app		menu.so
 module_app		ctrl_tcp.so
 ctrl_tcp_listen		127.0.0.1:$ctrl
 EOF
-	local enc=""
+	local enc="" ob
 	[ "$menc" != none ] && enc=";mediaenc=$menc"
-	printf '<sip:%s@sip.test;transport=%s>%s;auth_pass=pw-%s-123;outbound="sip:127.0.0.1:%s;transport=%s";regint=600%s\n' \
-		"$user" "$tr" "$extra" "$user" "$port" "$tr" "$enc" >"$dir/accounts"
+	ob=";outbound=\"sip:127.0.0.1:$port;transport=$tr\";regint=600"
+	# DIRECT=1: not registered, calls go straight to the URI dialled
+	[ "${DIRECT:-0}" = 1 ] && ob=";regint=0"
+	printf '<sip:%s@sip.test;transport=%s>%s;auth_pass=pw-%s-123%s%s\n' \
+		"$user" "$tr" "$extra" "$user" "$ob" "$enc" >"$dir/accounts"
 	baresip -f "$dir" -s </dev/null >"$dir/baresip.log" 2>&1 &
 	local pid=$!
 	echo "$pid" >"$dir/pid"
@@ -163,7 +169,7 @@ capture_stop
 
 capture_start tls "tcp port $TLS or port $SIP or $PORTS"
 call alice bob
-wait_for grown "$T/tls.pcapng" 60000 || fail "tls: too little audio captured"
+wait_for grown "$T/tls.pcapng" 120000 || fail "tls: too little audio captured"
 capture_stop
 hangup alice bob
 
@@ -187,7 +193,7 @@ assert sig and all(f['protocol'] == 'tls' and f['encrypted'] for f in sig), sig
 # the connections were opened before this capture: judged by the record layer
 assert all(f['record_version'] == 'TLS 1.2' and not f['below_tls12'] for f in sig), sig
 rtp = [m for m in r['media'] if m['type'] == 'rtp']
-assert len(rtp) == 2, r['media']
+assert len(rtp) == 4, r['media']  # each phone <-> the relay, both ways
 for m in rtp:
     assert m['encryption'] == 'srtp' and m['codec'] == 'PCMU', m
     assert m['auth_tag_bytes'] == 10 and m['entropy_bits_per_byte'] > 7.9, m
@@ -208,7 +214,7 @@ baresip_wait_registered carol
 baresip_wait_registered dave
 capture_start udp "port $SIP or udp portrange $RC or udp portrange $RD"
 call carol dave
-wait_for grown "$T/udp.pcapng" 60000 || fail "udp: too little audio captured"
+wait_for grown "$T/udp.pcapng" 120000 || fail "udp: too little audio captured"
 hangup carol dave
 # dumpcap hands packets over in blocks (TPACKET_V3, with a block timeout) and
 # a SIGINT drops what is not yet handed over: wait until the BYE is in the
@@ -235,7 +241,7 @@ assert 'carol@sip.test' in users and 'dave@sip.test' in users, users
 assert len(r['calls']) == 1 and not r['calls'][0]['sdes_keys_leaked'], r['calls']
 assert r['calls'][0]['from'] == 'carol@sip.test' and r['calls'][0]['to'] == 'dave@sip.test', r['calls']
 rtp = [m for m in r['media'] if m['type'] == 'rtp']
-assert len(rtp) == 2, r['media']
+assert len(rtp) == 4, r['media']  # each phone <-> the relay, both ways
 for m in rtp:
     assert m['encryption'] == 'plaintext' and m['auth_tag_bytes'] == 0, m
     assert m['entropy_bits_per_byte'] < 7.5 and m['chi_square'] > 1000, m
@@ -244,25 +250,41 @@ assert any(x.startswith('plaintext SIP over UDP') for x in r['reasons']), r['rea
 assert any(x.startswith('unencrypted RTP') for x in r['reasons']), r['reasons']
 "
 
-# (c) erin and frank over UDP with SDES-SRTP: the keys cross in clear
+# (c) erin and frank over UDP with SDES-SRTP. Through sipsec the call is
+# refused with 488 (keys never cross a hop without TLS); made directly
+# between the two agents (erin2 dials frank's contact), the keys cross in clear
 RE=$(rtp_range)
 RF=$(rtp_range)
 agent erin erin udp srtp-mand "$RE"
 agent frank frank udp srtp-mand "$RF" ";answermode=auto"
 baresip_wait_registered erin
 baresip_wait_registered frank
-capture_start leak "port $SIP or udp portrange $RE or udp portrange $RF"
-call erin frank
+m=$(baresip_event_count erin)
+baresip_cmd erin dial "sip:frank@sip.test" >/dev/null || fail "erin: dial frank"
+baresip_wait_event erin CALL_CLOSED --match 488 --since "$m" >/dev/null ||
+	{ tail -30 "$T/baresip-erin/baresip.log" >&2; fail "erin -> frank over UDP with SRTP keys: not refused with 488"; }
+baresip_stop erin
+FPORT=$(grep -o 'Contact: <sip:frank-[^>]*@127\.0\.0\.1:[0-9]*' "$T/baresip-frank/baresip.log" | head -1 | sed 's/.*://')
+[ -n "$FPORT" ] || fail "frank's SIP port not found in its log"
+DIRECT=1 agent erin2 erin udp srtp-mand "$RE"
+capture_start leak "port $FPORT or udp portrange $RE or udp portrange $RF"
+m0=$(baresip_event_count erin2)
+m1=$(baresip_event_count frank)
+baresip_cmd erin2 dial "sip:frank@127.0.0.1:$FPORT;transport=udp" >/dev/null || fail "erin2: dial frank"
+baresip_wait_event erin2 CALL_RTPESTAB --since "$m0" >/dev/null ||
+	{ tail -30 "$T/baresip-erin2/baresip.log" >&2; fail "erin2 -> frank: no RTP at erin2"; }
+baresip_wait_event frank CALL_RTPESTAB --since "$m1" >/dev/null || fail "erin2 -> frank: no RTP at frank"
 wait_for grown "$T/leak.pcapng" 60000 || fail "leak: too little audio captured"
 capture_stop
-hangup erin frank
-baresip_stop erin
+hangup erin2 frank
+baresip_stop erin2
 baresip_stop frank
 
 verify leak 1
 check leak "
 assert r['verdict'] == 'INSECURE', r['verdict']
-assert r['reasons'][0].startswith('SRTP keys leaked: call erin@sip.test -> frank@sip.test'), r['reasons']
+# (verify names the users of erin2's direct INVITE '? -> ?')
+assert r['reasons'][0].startswith('SRTP keys leaked: call '), r['reasons']
 c = r['calls']
 assert len(c) == 1 and c[0]['sdes_keys_leaked'] and c[0]['media_profiles'] == ['RTP/SAVP'], c
 rtp = [m for m in r['media'] if m['type'] == 'rtp']

@@ -1,0 +1,110 @@
+/* server/call_media: the glue between the proxy and the media relay
+ * (issue 6). For every INVITE dialog whose caller sent an SDP offer, one
+ * struct sps_cmedia holds a relay session and what each leg (0: caller,
+ * 1: callee) speaks, decides with the media policy (media/policy.h) whether
+ * the call may go on, and rewrites every SDP that crosses the proxy so that
+ * media flows through the relay with keys sipsec generated per leg
+ * (RFC 3264 offer/answer, RFC 4568 SDES). a=crypto is only ever written
+ * towards a TLS hop (RFC 4568 8.3, the key-leak guard).
+ *
+ * Only the first RTP-family m= section with a port is anchored; the others
+ * are disabled (port 0, RFC 3264 8.2) in the offer we forward.
+ * Loop thread only. */
+#ifndef SPS_SERVER_CALL_MEDIA_H
+#define SPS_SERVER_CALL_MEDIA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/loop.h"
+#include "core/slice.h"
+#include "media/policy.h"
+#include "media/relay.h"
+#include "net/sa.h"
+
+struct sps_calls;
+struct sps_cmedia;     /* the media of one dialog, refcounted (core/mem.h) */
+struct sps_cmedia_tab; /* the relay and every dialog's media */
+
+/* Start the relay (conf as media/relay.h). Returns 0 or an errno with a
+ * one-line message in err. */
+int sps__cmedia_tab_new(struct sps_cmedia_tab **out, struct sps_loop *loop,
+			const struct sps_relay_conf *conf, char *err, size_t errsize);
+/* End every session and stop the relay. References still held on
+ * sps_cmedia objects stay valid (they no longer have a session). */
+void sps__cmedia_tab_free(struct sps_cmedia_tab *t);
+
+/* One side of a call as the policy needs it. */
+struct sps_cmedia_side {
+	enum sps_srtp_mode mode; /* resolved (not UNSET) */
+	bool tls;                /* the signalling hop to that side is TLS */
+	struct sps_sa peer;      /* its signalling address (picks our media address) */
+};
+
+/* The outcome of one offer or answer passing through. */
+struct sps_cmedia_res {
+	char *body;          /* the SDP to forward instead (malloc, holds keys: free
+			      * with sps__cmedia_body_free); NULL on error */
+	size_t len;
+	bool keys;           /* body carries a=crypto: only to a TLS hop */
+	int warn_code;       /* refused by policy: Warning code (RFC 3261 20.43) */
+	const char *reason;  /* refused or failed: why (static) */
+};
+void sps__cmedia_body_free(char *body, size_t len);
+
+/* Is this message body an SDP (Content-Type application/sdp)? */
+bool sps__cmedia_is_sdp(struct sps_slice content_type, struct sps_slice body);
+
+/* Does this SDP body carry an a=crypto attribute (SDES keys)? The guard
+ * for SDP that passes without anchoring (an offer in a 2xx, a dialog
+ * whose media session ended): never over a hop without TLS. */
+bool sps__cmedia_has_keys(struct sps_slice content_type, struct sps_slice body);
+
+/* An initial INVITE with an SDP offer from side 0 to side 1. Returns 0
+ * with *out (a reference, also kept in t) and res->body, the offer for
+ * the callee; EACCES when the policy refuses (answer 488 with
+ * res->warn_code and res->reason); EBADMSG for an SDP we cannot use (400);
+ * another errno when the relay failed (500, never pass keys through). */
+int sps__cmedia_invite(struct sps_cmedia_tab *t, struct sps_slice call_id,
+		       struct sps_slice from_tag, const struct sps_cmedia_side sides[2],
+		       struct sps_slice sdp, struct sps_cmedia **out, struct sps_cmedia_res *res);
+
+/* An offer inside the dialog (re-INVITE, UPDATE: hold, resume, new keys)
+ * from side `from`. Returns 0 with res->body for the other side, EACCES
+ * (488) when it would change a leg's security, EBADMSG, or an errno. */
+int sps__cmedia_reoffer(struct sps_cmedia *cm, unsigned from, struct sps_slice sdp,
+			struct sps_cmedia_res *res);
+
+/* The answer (in a 18x or 2xx) to the offer side `offerer` made; initial:
+ * the answer to the INVITE that created cm. Updates the relay session and
+ * returns 0 with res->body for the offerer. When the answer cannot be
+ * accepted (the callee answered plain RTP to an RTP/SAVP offer) returns
+ * EACCES with res->reason and still a res->body, with the stream rejected
+ * (port 0, RFC 3264 6), so that no media flows unprotected. */
+int sps__cmedia_answer(struct sps_cmedia *cm, unsigned offerer, bool initial,
+		       struct sps_slice sdp, struct sps_cmedia_res *res);
+
+/* An answer that must not change the session - a 2xx from a second fork
+ * of the INVITE (RFC 3261 16.7 step 5 passes every 2xx up): rewritten for
+ * the offerer with the stream rejected (port 0, no keys, RFC 3264 6); the
+ * caller is expected to end that dialog. Returns 0 with res->body, or an
+ * errno. */
+int sps__cmedia_reject(struct sps_cmedia *cm, unsigned offerer, struct sps_slice sdp,
+		       struct sps_cmedia_res *res);
+
+/* The dialog of call_id where one of the two tags is the caller's From
+ * tag; *side: the side that uses tag `from` (0 caller, 1 callee). NULL when
+ * the call has no media session. */
+struct sps_cmedia *sps__cmedia_find(struct sps_cmedia_tab *t, struct sps_slice call_id,
+				    struct sps_slice from, struct sps_slice to, unsigned *side);
+
+/* The call is over (BYE, CANCEL, failure): free the relay session. */
+void sps__cmedia_end(struct sps_cmedia *cm);
+
+/* Copy each call's media profile and counters into the calls table. */
+void sps__cmedia_report(struct sps_cmedia_tab *t, struct sps_calls *calls);
+
+/* Sessions alive (tests). */
+unsigned sps__cmedia_count(const struct sps_cmedia_tab *t);
+
+#endif

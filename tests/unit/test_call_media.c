@@ -1,0 +1,247 @@
+/* Unit tests of server/call_media: the SDP each leg gets through a real
+ * relay on 127.0.0.1 - relay address and ports, fresh keys per leg
+ * (RFC 4568), no a=crypto towards a hop without TLS, the 488 decisions, the
+ * answer and a re-offer (hold, RFC 3264 8.4). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/loop.h"
+#include "core/mem.h"
+#include "sdp/sdp.h"
+#include "server/call_media.h"
+#include "test.h"
+
+#define KEY_A "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"
+#define KEY_B "ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gIGC"
+
+/* An offer or answer of a phone at 127.0.0.1:port; key NULL: RTP/AVP. */
+static int sdp_make(char *buf, size_t size, uint16_t port, const char *key, const char *extra)
+{
+	return snprintf(buf, size,
+			"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+			"m=audio %u %s 0\r\na=rtpmap:0 PCMU/8000\r\n%s%s%s%s",
+			port, key ? "RTP/SAVP" : "RTP/AVP", key ? "a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:" : "",
+			key ? key : "", key ? "\r\n" : "", extra ? extra : "") < (int)size ? 0 : ENOSPC;
+}
+
+/* What a rewritten SDP says about its first m= section. */
+struct seen {
+	char addr[64], key[64], proto[16];
+	uint16_t port;
+	unsigned tag;
+	size_t ncrypto;
+	enum sps_sdp_dir dir;
+};
+
+static int see(const struct sps_cmedia_res *r, struct seen *out)
+{
+	struct sps_sdp *sdp = malloc(sizeof(*sdp));
+	const char *why;
+	if (!sdp || !r->body || sps_sdp_parse((struct sps_slice){r->body, r->len}, sdp, &why)) {
+		free(sdp);
+		return EBADMSG;
+	}
+	memset(out, 0, sizeof(*out));
+	const struct sps_sdp_media *m = &sdp->media[0];
+	sps_slice_to_cstr(sps_sdp_media_conn(sdp, 0)->addr, out->addr, sizeof(out->addr));
+	sps_slice_to_cstr(m->proto_s, out->proto, sizeof(out->proto));
+	out->port = m->port;
+	out->ncrypto = m->ncrypto;
+	out->dir = sps_sdp_media_dir(sdp, 0);
+	if (m->ncrypto) {
+		sps_slice_to_cstr(m->crypto[0].key_b64, out->key, sizeof(out->key));
+		out->tag = m->crypto[0].tag;
+	}
+	free(sdp);
+	return 0;
+}
+
+static int tab_open(struct sps_loop **loop, struct sps_cmedia_tab **t)
+{
+	struct sps_relay_conf c = {"127.0.0.1", 0, 0, 1, 0};
+	c.port_min = (uint16_t)(20000 + (getpid() % 200) * 40);
+	c.port_max = (uint16_t)(c.port_min + 39);
+	char err[256];
+	int rc = sps_loop_new(loop);
+	return rc ? rc : sps__cmedia_tab_new(t, *loop, &c, err, sizeof(err));
+}
+
+static const struct sps_slice CID = SPS_SLICE_LIT("call-1"), TAG = SPS_SLICE_LIT("tag-a");
+
+/* Content-Type check and the key detector of the key-leak guard. */
+int test_call_media_is_sdp(void)
+{
+	struct sps_slice b = SPS_SLICE_LIT("v=0\r\n"), none = SPS_SLICE_LIT("");
+	ASSERT(sps__cmedia_is_sdp(SPS_SLICE_LIT("application/sdp"), b));
+	ASSERT(sps__cmedia_is_sdp(SPS_SLICE_LIT("Application/SDP;charset=x"), b));
+	ASSERT(!sps__cmedia_is_sdp(SPS_SLICE_LIT("application/sdpx"), b));
+	ASSERT(!sps__cmedia_is_sdp(SPS_SLICE_LIT("text/plain"), b));
+	ASSERT(!sps__cmedia_is_sdp(SPS_SLICE_LIT("application/sdp"), none));
+	struct sps_slice ct = SPS_SLICE_LIT("application/sdp");
+	ASSERT(sps__cmedia_has_keys(ct, SPS_SLICE_LIT("v=0\r\na=crypto:1 X inline:a\r\n")));
+	ASSERT(sps__cmedia_has_keys(ct, SPS_SLICE_LIT("a=crypto:1")));
+	ASSERT(!sps__cmedia_has_keys(ct, SPS_SLICE_LIT("v=0\r\nx=a=crypto:1\r\n")));
+	ASSERT(!sps__cmedia_has_keys(SPS_SLICE_LIT("text/plain"), SPS_SLICE_LIT("a=crypto:1")));
+	return 0;
+}
+
+/* TLS caller offering SRTP to a TLS callee (both "offer"): transcrypting,
+ * every SDP on the relay, each leg its own key; then a hold from the callee. */
+int test_call_media_transcrypt(void)
+{
+	struct sps_loop *loop = NULL;
+	struct sps_cmedia_tab *t = NULL;
+	struct sps_cmedia *cm = NULL;
+	struct sps_cmedia_res off = {0}, ans = {0}, hold = {0}, fork = {0};
+	char a[1024], b[1024];
+	struct seen s1, s0, sh, sf;
+	int rc = 1;
+	if (tab_open(&loop, &t))
+		goto out;
+	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFFER, .tls = true},
+					   {.mode = SPS_SRTP_OFFER, .tls = true}};
+	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
+	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
+	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
+	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &off) || see(&off, &s1))
+		goto out;
+	/* the callee's offer: our address and port, SRTP with a key of ours */
+	if (strcmp(s1.addr, "127.0.0.1") || strcmp(s1.proto, "RTP/SAVP") || s1.ncrypto != 1 ||
+	    s1.tag != 1 || !strcmp(s1.key, KEY_A) || s1.port == 4000 || !off.keys ||
+	    sps__cmedia_count(t) != 1)
+		goto out;
+	if (sdp_make(b, sizeof(b), 5000, KEY_B, NULL) ||
+	    sps__cmedia_answer(cm, 0, true, sps_slice_cstr(b), &ans) || see(&ans, &s0))
+		goto out;
+	/* the caller's answer: the tag it offered (RFC 4568 9.1), another key */
+	if (strcmp(s0.proto, "RTP/SAVP") || s0.tag != 7 || !strcmp(s0.key, KEY_B) ||
+	    !strcmp(s0.key, s1.key) || !strcmp(s0.key, KEY_A) || s0.port == s1.port ||
+	    s0.port == 5000)
+		goto out;
+	/* a 2xx from a second fork: its stream rejected towards the caller */
+	if (sps__cmedia_reject(cm, 0, sps_slice_cstr(b), &fork) || see(&fork, &sf) || sf.port ||
+	    sf.ncrypto || fork.keys)
+		goto out;
+	unsigned side = 9;
+	if (sps__cmedia_find(t, CID, SPS_SLICE_LIT("tag-b"), TAG, &side) != cm || side != 1)
+		goto out;
+	/* hold from the callee (RFC 3264 8.4): sendonly goes on, same leg key */
+	if (sdp_make(b, sizeof(b), 5000, KEY_B, "a=sendonly\r\n") ||
+	    sps__cmedia_reoffer(cm, 1, sps_slice_cstr(b), &hold) || see(&hold, &sh))
+		goto out;
+	if (sh.dir != SPS_SDP_SENDONLY || sh.port != s0.port || strcmp(sh.key, s0.key))
+		goto out;
+	sps__cmedia_end(cm);
+	if (sps__cmedia_count(t) != 0)
+		goto out;
+	rc = 0;
+out:
+	sps__cmedia_body_free(off.body, off.len);
+	sps__cmedia_body_free(ans.body, ans.len);
+	sps__cmedia_body_free(hold.body, hold.len);
+	sps__cmedia_body_free(fork.body, fork.len);
+	sps_mem_deref(cm);
+	sps__cmedia_tab_free(t);
+	if (loop)
+		sps_loop_free(loop);
+	if (rc)
+		TEST_FAIL("transcrypting offer/answer through the relay failed");
+	return 0;
+}
+
+/* The key-leak guard and the refusals. */
+int test_call_media_guard(void)
+{
+	struct sps_loop *loop = NULL;
+	struct sps_cmedia_tab *t = NULL;
+	struct sps_cmedia *cm = NULL;
+	struct sps_cmedia_res off = {0}, ans = {0}, r = {0};
+	char a[1024], b[1024];
+	struct seen s1, s0;
+	int rc = 1;
+	if (tab_open(&loop, &t))
+		goto out;
+	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFFER, .tls = true},
+					   {.mode = SPS_SRTP_OFFER, .tls = false}};
+	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
+	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5060);
+	/* callee over UDP: plain RTP offered to it, no a=crypto (bridge) */
+	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
+	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &off) || see(&off, &s1) ||
+	    strcmp(s1.proto, "RTP/AVP") || s1.ncrypto || off.keys ||
+	    memmem(off.body, off.len, "crypto", 6))
+		goto out;
+	if (sdp_make(b, sizeof(b), 5000, NULL, NULL) ||
+	    sps__cmedia_answer(cm, 0, true, sps_slice_cstr(b), &ans) || see(&ans, &s0) ||
+	    strcmp(s0.proto, "RTP/SAVP") || s0.ncrypto != 1 || !strcmp(s0.key, KEY_A))
+		goto out;
+	sps__cmedia_end(cm);
+	cm = sps_mem_deref(cm);
+	/* callee require, caller plain over UDP: 488 with Warning 305 */
+	sides[0].tls = false;
+	sides[1].mode = SPS_SRTP_REQUIRE;
+	sides[1].tls = true;
+	if (sdp_make(a, sizeof(a), 4000, NULL, NULL) ||
+	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &r) != EACCES ||
+	    r.warn_code != 305 || !r.reason || r.body || cm || sps__cmedia_count(t) != 0)
+		goto out;
+	/* keys offered over UDP are not answered with keys: refused */
+	sides[1].mode = SPS_SRTP_OFFER;
+	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
+	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &r) != EACCES ||
+	    r.warn_code != 399)
+		goto out;
+	/* an SDP without an RTP stream */
+	if (sps__cmedia_invite(t, CID, TAG, sides, SPS_SLICE_LIT("v=0\r\n"), &cm, &r) != EBADMSG)
+		goto out;
+	rc = 0;
+out:
+	sps__cmedia_body_free(off.body, off.len);
+	sps__cmedia_body_free(ans.body, ans.len);
+	sps_mem_deref(cm);
+	sps__cmedia_tab_free(t);
+	if (loop)
+		sps_loop_free(loop);
+	if (rc)
+		TEST_FAIL("key-leak guard / refusal case failed");
+	return 0;
+}
+
+/* A callee that answers plain RTP to an RTP/SAVP offer: the stream is
+ * rejected towards the caller (port 0, no keys), never left unprotected. */
+int test_call_media_answer_refused(void)
+{
+	struct sps_loop *loop = NULL;
+	struct sps_cmedia_tab *t = NULL;
+	struct sps_cmedia *cm = NULL;
+	struct sps_cmedia_res off = {0}, ans = {0};
+	char a[1024], b[1024];
+	struct seen s0;
+	int rc = 1;
+	if (tab_open(&loop, &t))
+		goto out;
+	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_REQUIRE, .tls = true},
+					   {.mode = SPS_SRTP_OFFER, .tls = true}};
+	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
+	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
+	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
+	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &off) ||
+	    sdp_make(b, sizeof(b), 5000, NULL, NULL) ||
+	    sps__cmedia_answer(cm, 0, true, sps_slice_cstr(b), &ans) != EACCES || see(&ans, &s0) ||
+	    s0.port != 0 || s0.ncrypto || ans.keys)
+		goto out;
+	rc = 0;
+out:
+	sps__cmedia_body_free(off.body, off.len);
+	sps__cmedia_body_free(ans.body, ans.len);
+	sps_mem_deref(cm); /* its session still lives: the table frees it */
+	sps__cmedia_tab_free(t);
+	if (loop)
+		sps_loop_free(loop);
+	if (rc)
+		TEST_FAIL("a plain answer to an RTP/SAVP offer was not rejected");
+	return 0;
+}
