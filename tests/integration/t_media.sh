@@ -5,8 +5,10 @@
 # (127.0.0.1 and a port of --media-port-min/max) and carry a key sipsec made
 # for that leg (not the other side's, RFC 4568 transcrypting); `sipsec calls
 # --json` during the call shows SRTP on both legs and packets relayed both
-# ways. Then bob's policy is set to require and an outside caller over UDP
-# offering plain RTP (SIPp) is refused with 488 and a Warning 305.
+# ways. A gateway user with policy off on UDP (SIPp) is bridged: SRTP on
+# alice's leg, plain RTP and no key on its own. Then bob's policy is set to
+# require and an outside caller over UDP offering plain RTP (SIPp) is refused
+# with 488 and a Warning 305.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/baresip.sh"
 
@@ -127,6 +129,50 @@ baresip_wait_event bob CALL_CLOSED --since "$before" --timeout 10 >/dev/null || 
 # the BYE ended the call and its media session
 no_calls() { [ "$("$SIPSEC" calls --json --data "$D")" = "[]" ]; }
 wait_for no_calls || fail "call still listed after BYE: $("$SIPSEC" calls --json --data "$D")"
+
+# A gateway without SRTP (policy off) on UDP: alice (srtp-mand over TLS) still
+# gets SRTP on her leg, the gateway's leg is bridged to plain RTP, and no key
+# goes to it over UDP (issue 6: bridge SRTP <-> RTP, key-leak guard).
+printf 'gwpass789\n' | "$SIPSEC" user add gw --password-stdin --srtp off --data "$D" >/dev/null ||
+	fail "user add gw"
+GW=$(free_port)
+printf 'SEQUENTIAL\ngw;gwpass789;%s\n' "$GW" >"$T/gw.csv"
+(cd "$T" && sipp -sf "$SC/register_contact.xml" -inf "$T/gw.csv" -m 1 -i 127.0.0.1 -p "$(free_port)" \
+	"127.0.0.1:$SIP" -timeout 10s -timeout_error -nostdin >/dev/null 2>&1) || fail "gw's REGISTER"
+mkdir -p "$T/gw"
+(cd "$T/gw" && exec sipp -sf "$SC/call_uas.xml" -inf "$T/gw.csv" -m 1 -i 127.0.0.1 -p "$GW" \
+	-timeout 30s -timeout_error -nostdin -trace_msg -trace_err >/dev/null 2>&1) &
+GWPID=$!
+SPS_PIDS+=("$GWPID")
+wait_for "$BS_PY" -c "
+import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+try:
+    s.bind(('127.0.0.1',int(sys.argv[1]))); sys.exit(1)
+except OSError: sys.exit(0)" "$GW" || fail "gateway UAS did not start"
+m0=$(baresip_event_count alice)
+baresip_cmd alice dial "sip:gw@sip.test" >/dev/null || fail "alice: dial gw"
+baresip_wait_event alice CALL_ESTABLISHED --since "$m0" >/dev/null ||
+	{ tail -20 "$D.log"; fail "call to the gateway not established"; }
+baresip_wait_event alice CALL_MENC --match AES_CM_128_HMAC_SHA1_80 --since "$m0" >/dev/null ||
+	fail "alice's leg to the gateway is not SRTP"
+"$SIPSEC" calls --json --data "$D" >"$T/gw.json" || fail "calls --json (gateway call)"
+"$BS_PY" - "$T/gw.json" <<'PY' || { cat "$T/gw.json"; fail "gateway call legs are not SRTP + RTP"; }
+import json, sys
+calls = json.load(open(sys.argv[1]))
+assert len(calls) == 1, calls
+profiles = sorted(l["media_profile"] for l in calls[0]["legs"])
+assert profiles == ["RTP", "SRTP AES_CM_128_HMAC_SHA1_80"], profiles
+PY
+before=$(baresip_event_count alice)
+baresip_cmd alice hangup >/dev/null || fail "alice: hangup (gateway call)"
+wait "$GWPID" || { cat "$T"/gw/*errors.log 2>/dev/null; fail "the gateway did not see INVITE, ACK and BYE"; }
+inv=$(awk '/INVITE sip:/,/^m=audio/' "$T"/gw/*_messages.log)
+grep -q "m=audio [0-9]* RTP/AVP " <<<"$inv" || { echo "$inv"; fail "the gateway was not offered plain RTP"; }
+if grep -q "a=crypto" "$T"/gw/*_messages.log; then fail "a key was sent to the UDP gateway"; fi
+gwport=$(sed -n 's/^m=audio \([0-9]*\) .*/\1/p' <<<"$inv" | head -1)
+[ -n "$gwport" ] && [ "$gwport" -ge "$MIN" ] && [ "$gwport" -le "$MAX" ] ||
+	fail "the gateway's media port $gwport is not the relay's ($MIN-$MAX)"
 
 # bob requires SRTP: a plain-RTP caller over UDP (outside the domain) gets 488
 "$SIPSEC" user set bob --srtp require --data "$D" >/dev/null || fail "user set bob --srtp require"
