@@ -5,6 +5,8 @@
 #ifndef SPS_CLI_CLI_H
 #define SPS_CLI_CLI_H
 
+#include <stdbool.h>
+
 #include <stdio.h>
 
 typedef int(sps_cli_cmd_h)(int argc, char **argv);
@@ -37,5 +39,13 @@ int sps_cli_wants_help(int argc, char **argv);
  * when set, else "./sipsec-data". The result is flag_value, the environment
  * string or a literal: not to be freed. (cli_common.c) */
 const char *sps_cli_data_dir(const char *flag_value);
+
+struct sps_store;
+/* Open the store of dir for cmd. With must_exist, a data dir without a
+ * database is an error (nothing added yet) rather than a new empty database.
+ * Returns 0, or the exit status after printing a one-line error. */
+int sps_cli_open_store(const char *cmd, const char *dir, bool must_exist, struct sps_store **st);
+/* Print the error of a failed store call rc on dir; returns the exit status. */
+int sps_cli_store_fail(const char *cmd, const char *dir, int rc);
 
 #endif

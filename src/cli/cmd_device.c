@@ -32,7 +32,6 @@
 #include "store/store.h"
 
 #define SECRET_LEN 20
-#define DB_FILE "sipsec.db"
 
 static const char usage_text[] =
 	"usage: sipsec device add MAC --vendor polycom|yealink|grandstream|generic --model MODEL\n"
@@ -177,33 +176,6 @@ static void mac_pretty(const char *mac, char out[18])
 			out[o++] = ':';
 	}
 	out[o] = '\0';
-}
-
-static int open_store(const char *cmd, const char *dir, bool must_exist, struct sps_store **st)
-{
-	char path[4200];
-	const char *why = "";
-	snprintf(path, sizeof(path), "%s/%s", dir, DB_FILE);
-	if (must_exist && access(path, F_OK) != 0)
-		return sps_cli_fail(1, cmd,
-				    "no database in %s (no users or devices yet); add a user with "
-				    "'sipsec user add NAME', or pass --data DIR",
-				    dir);
-	int rc = sps_store_open(st, dir, &why);
-	if (rc)
-		return sps_cli_fail(1, cmd, "cannot open the database %s: %s (%s)", path, why,
-				    strerror(rc));
-	return 0;
-}
-
-static int store_fail(const char *cmd, const char *dir, int rc)
-{
-	if (rc == EBUSY)
-		return sps_cli_fail(1, cmd,
-				    "the database in %s is locked by another process (waited 5 s); "
-				    "try again",
-				    dir);
-	return sps_cli_fail(1, cmd, "database error in %s: %s", dir, strerror(rc));
 }
 
 static int no_device(const char *cmd, const char *mac, const char *dir)
@@ -375,7 +347,7 @@ static int device_add(int argc, char **argv)
 							    "once",
 						    a.lines[i]);
 	const char *dir = sps_cli_data_dir(a.data);
-	if ((status = open_store(cmd, dir, true, &st)))
+	if ((status = sps_cli_open_store(cmd, dir, true, &st)))
 		return status;
 
 	rc = sps_store_device_get(st, d.mac, &d);
@@ -389,7 +361,7 @@ static int device_add(int argc, char **argv)
 		goto out;
 	}
 	if (rc != ENOENT) {
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 		goto out;
 	}
 	for (size_t i = 0; i < a.nlines; i++) {
@@ -402,7 +374,7 @@ static int device_add(int argc, char **argv)
 			goto out;
 		}
 		if (rc) {
-			status = store_fail(cmd, dir, rc);
+			status = sps_cli_store_fail(cmd, dir, rc);
 			goto out;
 		}
 	}
@@ -483,7 +455,7 @@ static int device_add(int argc, char **argv)
 		goto out;
 	}
 	if (rc) {
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 		goto out;
 	}
 
@@ -596,7 +568,7 @@ static int device_list(int argc, char **argv)
 	if ((status = parse_args(cmd, argc, argv, OPT_DATA | OPT_JSON, 0, &a)))
 		return status;
 	const char *dir = sps_cli_data_dir(a.data);
-	if ((status = open_store(cmd, dir, true, &st)))
+	if ((status = sps_cli_open_store(cmd, dir, true, &st)))
 		return status;
 	struct list_ctx lc = {st, a.json ? json_array() : NULL, 0};
 	if (!a.json)
@@ -604,7 +576,7 @@ static int device_list(int argc, char **argv)
 		       "TRANSPORT", "SRTP", "LINES");
 	int rc = sps_store_device_each(st, list_one, &lc);
 	if (rc) {
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 	} else if (a.json) {
 		char *s = json_dumps(lc.arr, JSON_INDENT(2));
 		if (s) {
@@ -626,13 +598,13 @@ static int get_device(const char *cmd, struct dev_args *a, struct sps_store **st
 	if (sps_prov_mac_normalize(a->mac, mac))
 		return bad_mac(cmd, a->mac);
 	const char *dir = sps_cli_data_dir(a->data);
-	if ((status = open_store(cmd, dir, true, st)))
+	if ((status = sps_cli_open_store(cmd, dir, true, st)))
 		return status;
 	int rc = sps_store_device_get(*st, mac, d);
 	if (rc == ENOENT)
 		status = no_device(cmd, mac, dir);
 	else if (rc)
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 	if (status) {
 		sps_store_close(*st);
 		*st = NULL;
@@ -673,12 +645,12 @@ static int device_show(int argc, char **argv)
 		}
 		json_decref(o);
 		if (rc)
-			status = store_fail(cmd, dir, rc);
+			status = sps_cli_store_fail(cmd, dir, rc);
 		goto out;
 	}
 	rc = sps_store_device_lines(st, d.mac, lines, SPS_DEVICE_LINES_MAX, &n);
 	if (rc) {
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 		goto out;
 	}
 	char p[18];
@@ -725,7 +697,7 @@ static int device_del(int argc, char **argv)
 	if (rc == ENOENT)
 		status = no_device(cmd, d.mac, dir);
 	else if (rc)
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 	else
 		printf("deleted device %s (its users stay)\n", p);
 	OPENSSL_cleanse(&d, sizeof(d));
@@ -779,7 +751,7 @@ static int device_config(int argc, char **argv)
 						     "the settings of %s cannot be written for %s "
 						     "phones (check the domain and the lines)",
 						     d.mac, d.vendor)
-				      : store_fail(cmd, dir, rc);
+				      : sps_cli_store_fail(cmd, dir, rc);
 		goto out;
 	}
 	for (size_t i = 0; i < files.n; i++) {

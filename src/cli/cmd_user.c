@@ -30,7 +30,6 @@
 
 #define PASSWORD_MIN 8     /* characters */
 #define PASSWORD_MAX 1024  /* bytes, with the NUL */
-#define DB_FILE "sipsec.db" /* in the data dir (store_sqlite.c) */
 
 static const char usage_text[] =
 	"usage: sipsec user add NAME [--password-stdin] [--domain NAME] [--srtp MODE] [--data DIR]\n"
@@ -334,36 +333,6 @@ static int set_hashes(struct sps_user *u, const char *password)
 
 /* ---- the store ---- */
 
-/* Open the store of dir. With must_exist, a data dir without a database is
- * an error (no users yet) rather than a new empty database. Returns 0 or
- * the exit status after printing the error. */
-static int open_store(const char *cmd, const char *dir, bool must_exist, struct sps_store **st)
-{
-	char path[4200];
-	const char *why = "";
-	snprintf(path, sizeof(path), "%s/%s", dir, DB_FILE);
-	if (must_exist && access(path, F_OK) != 0)
-		return sps_cli_fail(1, cmd,
-				    "no user database in %s (no users yet); add one with 'sipsec "
-				    "user add NAME', or pass --data DIR",
-				    dir);
-	int rc = sps_store_open(st, dir, &why);
-	if (rc)
-		return sps_cli_fail(1, cmd, "cannot open the database %s: %s (%s)", path, why,
-				    strerror(rc));
-	return 0;
-}
-
-static int store_fail(const char *cmd, const char *dir, int rc)
-{
-	if (rc == EBUSY)
-		return sps_cli_fail(1, cmd,
-				    "the database in %s is locked by another process (waited 5 s); "
-				    "try again",
-				    dir);
-	return sps_cli_fail(1, cmd, "database error in %s: %s", dir, strerror(rc));
-}
-
 static int no_user(const char *cmd, const char *name, const char *dir)
 {
 	return sps_cli_fail(1, cmd, "no user %s in %s; see 'sipsec user list'", name, dir);
@@ -405,7 +374,7 @@ static int user_add(int argc, char **argv)
 	const char *dir = sps_cli_data_dir(a.data);
 	memset(&u, 0, sizeof(u));
 	pw[0] = '\0';
-	if ((status = open_store(cmd, dir, false, &st)))
+	if ((status = sps_cli_open_store(cmd, dir, false, &st)))
 		return status;
 
 	/* a duplicate fails before the password is asked for */
@@ -415,7 +384,7 @@ static int user_add(int argc, char **argv)
 		goto out;
 	}
 	if (rc != ENOENT) {
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 		goto out;
 	}
 	memset(&u, 0, sizeof(u));
@@ -425,7 +394,7 @@ static int user_add(int argc, char **argv)
 	/* the realm: --domain, else the recorded one, else the server's default */
 	rc = sps_store_setting_get(st, "realm", stored, sizeof(stored));
 	if (rc != 0 && rc != ENOENT && rc != ENOSPC) {
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 		goto out;
 	}
 	record_realm = rc == ENOENT;
@@ -470,7 +439,7 @@ static int user_add(int argc, char **argv)
 		goto out;
 	}
 	if (rc) {
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 		goto out;
 	}
 	if (u.srtp[0])
@@ -500,7 +469,7 @@ static int user_passwd(int argc, char **argv)
 	const char *dir = sps_cli_data_dir(a.data);
 	memset(&u, 0, sizeof(u));
 	pw[0] = '\0';
-	if ((status = open_store(cmd, dir, true, &st)))
+	if ((status = sps_cli_open_store(cmd, dir, true, &st)))
 		return status;
 	rc = sps_store_user_get(st, a.name, &u);
 	if (rc == ENOENT) {
@@ -508,7 +477,7 @@ static int user_passwd(int argc, char **argv)
 		goto out;
 	}
 	if (rc) {
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 		goto out;
 	}
 	if ((status = get_password(cmd, u.name, u.realm, a.pw_stdin, pw)))
@@ -523,7 +492,7 @@ static int user_passwd(int argc, char **argv)
 		goto out;
 	}
 	if (rc) {
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 		goto out;
 	}
 	printf("changed the password of %s (realm %s)\n", u.name, u.realm);
@@ -554,7 +523,7 @@ static int user_set(int argc, char **argv)
 		return status;
 	const char *dir = sps_cli_data_dir(a.data);
 	memset(&u, 0, sizeof(u));
-	if ((status = open_store(cmd, dir, true, &st)))
+	if ((status = sps_cli_open_store(cmd, dir, true, &st)))
 		return status;
 	/* read, change, write back in one transaction: a concurrent passwd is
 	 * not undone */
@@ -572,7 +541,7 @@ static int user_set(int argc, char **argv)
 	if (rc == ENOENT)
 		status = no_user(cmd, a.name, dir);
 	else if (rc)
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 	else
 		printf("user %s: srtp %s\n", u.name, srtp[0] ? srtp : "default");
 	OPENSSL_cleanse(&u, sizeof(u));
@@ -592,13 +561,13 @@ static int user_del(int argc, char **argv)
 	if (!name_ok(a.name))
 		return bad_name(cmd, a.name);
 	const char *dir = sps_cli_data_dir(a.data);
-	if ((status = open_store(cmd, dir, true, &st)))
+	if ((status = sps_cli_open_store(cmd, dir, true, &st)))
 		return status;
 	rc = sps_store_user_del(st, a.name);
 	if (rc == ENOENT)
 		status = no_user(cmd, a.name, dir);
 	else if (rc)
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 	else
 		printf("deleted user %s and its registrations\n", a.name);
 	sps_store_close(st);
@@ -658,7 +627,7 @@ static int user_list(int argc, char **argv)
 	if ((status = parse_args(cmd, argc, argv, OPT_DATA | OPT_JSON, 0, &a)))
 		return status;
 	const char *dir = sps_cli_data_dir(a.data);
-	if ((status = open_store(cmd, dir, true, &st)))
+	if ((status = sps_cli_open_store(cmd, dir, true, &st)))
 		return status;
 	/* one walk into memory, then print: the store is not held while stdout blocks */
 	json_t *arr = json_array();
@@ -667,7 +636,7 @@ static int user_list(int argc, char **argv)
 	if (rc == ENOMEM) {
 		status = sps_cli_fail(1, cmd, "out of memory");
 	} else if (rc) {
-		status = store_fail(cmd, dir, rc);
+		status = sps_cli_store_fail(cmd, dir, rc);
 	} else {
 		if (a.json) {
 			if (json_dumpf(arr, stdout, JSON_INDENT(2)) == 0)
