@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "sdp/sdp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -47,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (!why) {
 		abort();
 	}
-	(void)sps_sdp_b64_decode(s, key, sizeof(key), &n);
+	(void)sps_base64_decode(s, key, sizeof(key), &n, SPS_B64_PAD);
 
 	why = NULL;
 	if (sps_sdp_parse(s, &sdp, &why) != 0) {
@@ -68,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (size_t k = 0; k < m->ncrypto; k++) {
 			in_buf(m->crypto[k].key_b64, buf, size);
-			(void)sps_sdp_b64_decode(m->crypto[k].key_b64, key, sizeof(key), &n);
+			(void)sps_base64_decode(m->crypto[k].key_b64, key, sizeof(key), &n, SPS_B64_PAD);
 		}
 		(void)sps_sdp_media_dir(&sdp, i);
 	}

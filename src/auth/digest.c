@@ -13,6 +13,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "core/base64.h"
 #include "auth/digest.h"
 
 /* Nonce layout, base64url without padding (43 characters):
@@ -70,71 +71,20 @@ struct sps_digest {
 
 /* ---- encodings ---- */
 
-static const char b64url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+#define B64URL (SPS_B64_URL | SPS_B64_NOPAD | SPS_B64_CANON)
 
 /* base64url of n bytes without padding into out (4n/3 rounded up chars + NUL). */
 static void b64url_enc(const uint8_t *in, size_t n, char *out)
 {
-	size_t o = 0, i = 0;
-	for (; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64url[v >> 18];
-		out[o++] = b64url[(v >> 12) & 63];
-		out[o++] = b64url[(v >> 6) & 63];
-		out[o++] = b64url[v & 63];
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		out[o++] = b64url[v >> 18];
-		out[o++] = b64url[(v >> 12) & 63];
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = b64url[v >> 18];
-		out[o++] = b64url[(v >> 12) & 63];
-		out[o++] = b64url[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-}
-
-static int b64url_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	(void)sps_base64_encode(in, n, out, sps_base64_len(n, B64URL) + 1, B64URL);
 }
 
 /* Decode exactly n bytes from s, which must be their canonical unpadded
- * base64url form (unused low bits zero), so one value has one spelling.
- * Returns 0 or EINVAL. */
+ * base64url form, so one value has one spelling. Returns 0 or EINVAL. */
 static int b64url_dec(struct sps_slice s, uint8_t *out, size_t n)
 {
-	if (s.l != (n * 4 + 2) / 3)
-		return EINVAL;
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < s.l; i++) {
-		int v = b64url_val(s.p[i]);
-		if (v < 0)
-			return EINVAL;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	return o == n && acc == 0 ? 0 : EINVAL;
+	size_t got = 0;
+	return sps_base64_decode(s, out, n, &got, B64URL) == 0 && got == n ? 0 : EINVAL;
 }
 
 static bool is_hex(char c)

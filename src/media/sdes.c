@@ -7,6 +7,8 @@
 
 #include <openssl/crypto.h>
 
+#include "core/base64.h"
+
 /* One line usable? Fills *key on success. */
 static int usable(const struct sps_sdp_crypto *c, struct sps_srtp_key *key)
 {
@@ -16,7 +18,7 @@ static int usable(const struct sps_sdp_crypto *c, struct sps_srtp_key *key)
 	if (suite == SPS_SRTP_NONE || c->nkeys != 1 || c->session_params.l ||
 	    (c->has_mki && c->mki_len > 4))
 		return EINVAL;
-	int err = sps_sdp_b64_decode(c->key_b64, raw, sizeof(raw), &n);
+	int err = sps_base64_decode(c->key_b64, raw, sizeof(raw), &n, SPS_B64_PAD);
 	if (!err)
 		err = sps_srtp_key_set(key, suite, raw, n, c->mki, (uint8_t)(c->has_mki ? c->mki_len : 0));
 	OPENSSL_cleanse(raw, sizeof(raw));

@@ -7,6 +7,8 @@
 
 #include "provision/http.h"
 
+#include "core/base64.h"
+
 /* RFC 9110 5.6.2 tchar */
 static bool is_tchar(unsigned char c)
 {
@@ -324,51 +326,16 @@ int sps_http_cred_parse(struct sps_slice v, struct sps_http_cred *out)
 	return 0;
 }
 
-static int b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int sps_http_basic_decode(struct sps_slice t, char *user, size_t usize, char *pw, size_t psize)
 {
 	char buf[512];
-	size_t o = 0, n = t.l;
-	uint32_t acc = 0;
-	unsigned bits = 0;
+	size_t o = 0;
 	if (!user || !pw || !usize || !psize)
 		return EINVAL;
-	while (n > 0 && t.p[n - 1] == '=')
-		n--;
-	if (t.l - n > 2 || (t.l % 4 != 0 && t.l != n))
-		return EBADMSG;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64val(t.p[i]);
-		if (v < 0)
-			return EBADMSG;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= sizeof(buf))
-				return ENOSPC;
-			buf[o++] = (char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	char *colon = memchr(buf, ':', o);
-	int err = 0;
-	if (!colon) {
-		err = EBADMSG;
+	int err = sps_base64_decode(t, (uint8_t *)buf, sizeof(buf), &o, 0);
+	char *colon = err ? NULL : memchr(buf, ':', o);
+	if (err || !colon) {
+		err = err ? err : EBADMSG;
 		goto out;
 	}
 	for (size_t i = 0; i < o; i++) {

@@ -142,12 +142,6 @@ static inline bool sps_sdp_proto_secure(enum sps_sdp_proto p)
 const char *sps_sdp_proto_name(enum sps_sdp_proto p);
 const char *sps_sdp_dir_name(enum sps_sdp_dir d);
 
-/* ---- base64 (RFC 4648 4) for the inline key ---- */
-/* Decode strictly (padding required when the length is not a multiple of 4,
- * no white space). Returns 0, EBADMSG, or ENOSPC when out is too small. */
-int sps_sdp_b64_decode(struct sps_slice in, uint8_t *out, size_t size, size_t *outlen);
-/* Encode with padding; NUL-terminated. Returns 0 or ENOSPC. */
-int sps_sdp_b64_encode(const uint8_t *in, size_t len, char *out, size_t size);
 /* Format an a=crypto value "TAG SUITE inline:BASE64" into buf (no "a=crypto:").
  * Returns 0 or ENOSPC. The buffer holds key material: wipe it after use. */
 int sps_sdp_crypto_format(char *buf, size_t size, uint32_t tag, const char *suite,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "sdp/sdp.h"
 
 #define FAIL(msg)                                                                        \
@@ -37,21 +38,6 @@ static bool all_digits(struct sps_slice s, size_t max)
 		if (s.p[i] < '0' || s.p[i] > '9')
 			return false;
 	return true;
-}
-
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
 }
 
 /* lifetime = ["2^"] 1*(DIGIT) (RFC 4568 9.2) */
@@ -100,7 +86,7 @@ static int parse_key_info(struct sps_slice info, struct sps_sdp_crypto *c, const
 	if (!c->key_b64.l)
 		FAIL("a=crypto inline key is empty (RFC 4568 9.2)");
 	for (size_t i = 0; i < c->key_b64.l; i++)
-		if (b64_val((unsigned char)c->key_b64.p[i]) < 0 && c->key_b64.p[i] != '=')
+		if (sps_base64_val((unsigned char)c->key_b64.p[i], 0) < 0 && c->key_b64.p[i] != '=')
 			FAIL("a=crypto inline key is not base64 (RFC 4568 9.2)");
 	if (n == 2) {
 		/* one field after the key: an MKI has a ':', a lifetime has not */
@@ -173,68 +159,12 @@ int sps_sdp_crypto_parse(struct sps_slice val, struct sps_sdp_crypto *out, const
 	return 0;
 }
 
-int sps_sdp_b64_decode(struct sps_slice in, uint8_t *out, size_t size, size_t *outlen)
-{
-	size_t n = 0, pad = 0;
-	uint32_t acc = 0;
-	if (in.l % 4)
-		return EBADMSG;
-	for (size_t i = 0; i < in.l; i++) {
-		unsigned char ch = (unsigned char)in.p[i];
-		int v;
-		if (ch == '=') {
-			/* only at the end, at most two */
-			if (i + 2 < in.l || (i + 1 < in.l && in.p[i + 1] != '='))
-				return EBADMSG;
-			pad++;
-			v = 0;
-		} else {
-			if (pad || (v = b64_val(ch)) < 0)
-				return EBADMSG;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		if (i % 4 == 3) {
-			uint8_t b[3] = {(uint8_t)(acc >> 16), (uint8_t)(acc >> 8), (uint8_t)acc};
-			size_t k = 3 - pad;
-			if (n + k > size)
-				return ENOSPC;
-			memcpy(out + n, b, k);
-			n += k;
-			acc = 0;
-		}
-	}
-	*outlen = n;
-	return 0;
-}
-
-int sps_sdp_b64_encode(const uint8_t *in, size_t len, char *out, size_t size)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t need = (len + 2) / 3 * 4 + 1, o = 0;
-	if (size < need)
-		return ENOSPC;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? tab[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 int sps_sdp_crypto_format(char *buf, size_t size, uint32_t tag, const char *suite,
 			  const uint8_t *key, size_t keylen)
 {
 	char b64[(SPS_SDP_KEY_MAX + 2) / 3 * 4 + 1];
-	if (keylen > SPS_SDP_KEY_MAX || tag > 999999999 || sps_sdp_b64_encode(key, keylen, b64,
-									     sizeof(b64)))
+	if (keylen > SPS_SDP_KEY_MAX || tag > 999999999 ||
+	    sps_base64_encode(key, keylen, b64, sizeof(b64), 0))
 		return ENOSPC;
 	int n = snprintf(buf, size, "%u %s inline:%s", tag, suite, b64);
 	explicit_bzero(b64, sizeof(b64));

@@ -2,6 +2,7 @@
  * Keep entries grouped by module, in layer order. */
 /* core */
 TEST(slice_basics)
+TEST(base64_modes)
 TEST(arena_limits)
 TEST(mbuf_limits)
 TEST(mem_refcount)

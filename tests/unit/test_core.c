@@ -1,8 +1,10 @@
 /* Unit tests for src/core. */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/arena.h"
+#include "core/base64.h"
 #include "core/mbuf.h"
 #include "core/mem.h"
 #include "core/slice.h"
@@ -75,5 +77,64 @@ int test_mem_refcount(void)
 	ASSERT_INT_EQ(destroyed, 0);
 	sps_mem_deref(o);
 	ASSERT_INT_EQ(destroyed, 1);
+	return 0;
+}
+
+/* RFC 4648 10 vectors in both alphabets, and the three decoding modes its
+ * callers use: SDES keys (padding required), the digest nonce (base64url,
+ * no padding, canonical) and HTTP Basic (padding optional). */
+int test_base64_modes(void)
+{
+	static const char *const vec[][2] = {{"", ""},		{"f", "Zg=="},
+					     {"fo", "Zm8="},	{"foo", "Zm9v"},
+					     {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+					     {"foobar", "Zm9vYmFy"}};
+	char enc[32];
+	uint8_t out[32];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		size_t l = strlen(vec[i][0]);
+		ASSERT_INT_EQ(sps_base64_encode((const uint8_t *)vec[i][0], l, enc, sizeof(enc), 0), 0);
+		ASSERT_STR_EQ(enc, vec[i][1]);
+		ASSERT_INT_EQ(strlen(enc), sps_base64_len(l, 0));
+		ASSERT_INT_EQ(sps_base64_decode(sps_slice_cstr(enc), out, sizeof(out), &n,
+						SPS_B64_PAD | SPS_B64_CANON), 0);
+		ASSERT(n == l && memcmp(out, vec[i][0], l) == 0);
+		/* unpadded */
+		ASSERT_INT_EQ(sps_base64_encode((const uint8_t *)vec[i][0], l, enc, sizeof(enc),
+						SPS_B64_NOPAD), 0);
+		ASSERT_INT_EQ(strlen(enc), sps_base64_len(l, SPS_B64_NOPAD));
+		ASSERT(strchr(enc, '=') == NULL);
+		ASSERT_INT_EQ(sps_base64_decode(sps_slice_cstr(enc), out, sizeof(out), &n, 0), 0);
+		ASSERT(n == l && memcmp(out, vec[i][0], l) == 0);
+	}
+	/* the alphabets differ in two digits */
+	const uint8_t hi[3] = {0xfb, 0xff, 0xbf};
+	ASSERT_INT_EQ(sps_base64_encode(hi, 3, enc, sizeof(enc), 0), 0);
+	ASSERT_STR_EQ(enc, "+/+/");
+	ASSERT_INT_EQ(sps_base64_encode(hi, 3, enc, sizeof(enc), SPS_B64_URL), 0);
+	ASSERT_STR_EQ(enc, "-_-_");
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("-_-_"), out, sizeof(out), &n, 0), EBADMSG);
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("+/+/"), out, sizeof(out), &n, SPS_B64_URL),
+		      EBADMSG);
+	/* padding rules */
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zg"), out, sizeof(out), &n, SPS_B64_PAD),
+		      EBADMSG);
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zg=="), out, sizeof(out), &n, SPS_B64_NOPAD),
+		      EBADMSG);
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zg="), out, sizeof(out), &n, 0), EBADMSG);
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Z==="), out, sizeof(out), &n, 0), EBADMSG);
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zm9vY"), out, sizeof(out), &n, 0), EBADMSG);
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zg==Zg=="), out, sizeof(out), &n, 0),
+		      EBADMSG);
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zm 9v"), out, sizeof(out), &n, 0), EBADMSG);
+	/* canonical: "Zh" carries a set bit after the byte */
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zh"), out, sizeof(out), &n, 0), 0);
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zh"), out, sizeof(out), &n, SPS_B64_CANON),
+		      EBADMSG);
+	/* sizes */
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zm9vYmFy"), out, 5, &n, 0), ENOSPC);
+	ASSERT_INT_EQ(sps_base64_encode((const uint8_t *)"foo", 3, enc, 4, 0), ENOSPC);
+	ASSERT_INT_EQ(sps_base64_encode((const uint8_t *)"foo", 3, enc, 5, 0), 0);
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include <srtp2/srtp.h>
 
+#include "core/base64.h"
 #include "media/crypto.h"
 #include "media/relay.h"
 #include "media/sdes.h"
@@ -689,9 +690,9 @@ int test_media_sdes_pick(void)
 	for (int i = 0; i < 28; i++)
 		k28[i] = (uint8_t)(0xf0 - i);
 	memset(k20, 7, sizeof(k20));
-	sps_sdp_b64_encode(k30, 30, b30, sizeof(b30));
-	sps_sdp_b64_encode(k28, 28, b28, sizeof(b28));
-	sps_sdp_b64_encode(k20, 20, b20, sizeof(b20));
+	sps_base64_encode(k30, 30, b30, sizeof(b30), 0);
+	sps_base64_encode(k28, 28, b28, sizeof(b28), 0);
+	sps_base64_encode(k20, 20, b20, sizeof(b20), 0);
 	snprintf(sdp_text, sizeof(sdp_text),
 		 "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
 		 "m=audio 4000 RTP/SAVP 0\r\n"

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "sdp/sdp.h"
 #include "test.h"
 
@@ -79,7 +80,8 @@ int test_sdp_parse_offers(void)
 	ASSERT_INT_EQ(m->end, sdp.nlines);
 	uint8_t key[SPS_SDP_KEY_MAX];
 	size_t klen = 0;
-	ASSERT_INT_EQ(sps_sdp_b64_decode(m->crypto[0].key_b64, key, sizeof(key), &klen), 0);
+	ASSERT_INT_EQ(
+	    sps_base64_decode(m->crypto[0].key_b64, key, sizeof(key), &klen, SPS_B64_PAD), 0);
 	ASSERT_INT_EQ(klen, 30); /* 16-byte key + 14-byte salt, RFC 4568 6.2.1 */
 
 	ASSERT_INT_EQ(sps_sdp_parse(sps_slice_cstr(polycom_offer), &sdp, &why), 0);
@@ -107,7 +109,8 @@ int test_sdp_parse_offers(void)
 	ASSERT_INT_EQ(sps_sdp_media_dir(&sdp, 1), SPS_SDP_INACTIVE);
 	ASSERT_SLICE_EQ(sps_sdp_media_conn(&sdp, 1)->addr, "192.0.2.11");
 	ASSERT_INT_EQ(m->crypto[0].tag, 7);
-	ASSERT_INT_EQ(sps_sdp_b64_decode(m->crypto[0].key_b64, key, sizeof(key), &klen), 0);
+	ASSERT_INT_EQ(
+	    sps_base64_decode(m->crypto[0].key_b64, key, sizeof(key), &klen, SPS_B64_PAD), 0);
 	ASSERT_INT_EQ(klen, 44); /* RFC 7714 12: 32-byte key + 12-byte salt */
 
 	/* LF line ends (RFC 8866 5), AVPF, port count, no trailing line end */
@@ -263,25 +266,27 @@ int test_sdp_base64(void)
 	for (size_t len = 0; len <= SPS_SDP_KEY_MAX; len++) {
 		for (size_t i = 0; i < len; i++)
 			key[i] = (uint8_t)(i * 37 + len);
-		ASSERT_INT_EQ(sps_sdp_b64_encode(key, len, enc, sizeof(enc)), 0);
+		ASSERT_INT_EQ(sps_base64_encode(key, len, enc, sizeof(enc), 0), 0);
 		ASSERT_INT_EQ(strlen(enc) % 4, 0);
-		ASSERT_INT_EQ(sps_sdp_b64_decode(sps_slice_cstr(enc), back, sizeof(back), &n), 0);
+		ASSERT_INT_EQ(sps_base64_decode(sps_slice_cstr(enc), back, sizeof(back), &n, SPS_B64_PAD), 0);
 		ASSERT_INT_EQ(n, len);
 		ASSERT(len == 0 || memcmp(key, back, len) == 0);
 	}
 	/* RFC 4648 10 test vectors */
-	ASSERT_INT_EQ(sps_sdp_b64_encode((const uint8_t *)"foob", 4, enc, sizeof(enc)), 0);
+	ASSERT_INT_EQ(sps_base64_encode((const uint8_t *)"foob", 4, enc, sizeof(enc), 0), 0);
 	ASSERT_STR_EQ(enc, "Zm9vYg==");
-	ASSERT_INT_EQ(sps_sdp_b64_decode(SPS_SLICE_LIT("Zm9vYmFy"), back, sizeof(back), &n), 0);
+	ASSERT_INT_EQ(
+	    sps_base64_decode(SPS_SLICE_LIT("Zm9vYmFy"), back, sizeof(back), &n, SPS_B64_PAD), 0);
 	ASSERT(n == 6 && memcmp(back, "foobar", 6) == 0);
-	ASSERT_INT_EQ(sps_sdp_b64_decode(SPS_SLICE_LIT("Zm9vY"), back, sizeof(back), &n), EBADMSG);
-	ASSERT_INT_EQ(sps_sdp_b64_decode(SPS_SLICE_LIT("Zm=vYg=="), back, sizeof(back), &n),
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zm9vY"), back, sizeof(back), &n, SPS_B64_PAD),
 		      EBADMSG);
-	ASSERT_INT_EQ(sps_sdp_b64_decode(SPS_SLICE_LIT("Zm9v=g=="), back, sizeof(back), &n),
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zm=vYg=="), back, sizeof(back), &n, SPS_B64_PAD),
 		      EBADMSG);
-	ASSERT_INT_EQ(sps_sdp_b64_decode(SPS_SLICE_LIT("Zm9vYmFy"), back, 5, &n), ENOSPC);
-	ASSERT_INT_EQ(sps_sdp_b64_encode(key, 30, enc, 41), 0); /* 40 characters and the NUL */
-	ASSERT_INT_EQ(sps_sdp_b64_encode(key, 30, enc, 40), ENOSPC);
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zm9v=g=="), back, sizeof(back), &n, SPS_B64_PAD),
+		      EBADMSG);
+	ASSERT_INT_EQ(sps_base64_decode(SPS_SLICE_LIT("Zm9vYmFy"), back, 5, &n, SPS_B64_PAD), ENOSPC);
+	ASSERT_INT_EQ(sps_base64_encode(key, 30, enc, 41, 0), 0); /* 40 characters and the NUL */
+	ASSERT_INT_EQ(sps_base64_encode(key, 30, enc, 40, 0), ENOSPC);
 
 	char line[SPS_SDP_CRYPTO_LINE_MAX];
 	ASSERT_INT_EQ(sps_sdp_crypto_format(line, sizeof(line), 3, "AEAD_AES_256_GCM", key, 44), 0);
@@ -289,7 +294,7 @@ int test_sdp_base64(void)
 	ASSERT_INT_EQ(sps_sdp_crypto_parse(sps_slice_cstr(line), &c, NULL), 0);
 	ASSERT_INT_EQ(c.tag, 3);
 	ASSERT_SLICE_EQ(c.suite, "AEAD_AES_256_GCM");
-	ASSERT_INT_EQ(sps_sdp_b64_decode(c.key_b64, back, sizeof(back), &n), 0);
+	ASSERT_INT_EQ(sps_base64_decode(c.key_b64, back, sizeof(back), &n, SPS_B64_PAD), 0);
 	ASSERT(n == 44 && memcmp(back, key, 44) == 0);
 	ASSERT_INT_EQ(sps_sdp_crypto_format(line, 20, 3, "AEAD_AES_256_GCM", key, 44), ENOSPC);
 	return 0;
