@@ -48,4 +48,25 @@ int sps_cli_open_store(const char *cmd, const char *dir, bool must_exist, struct
 /* Print the error of a failed store call rc on dir; returns the exit status. */
 int sps_cli_store_fail(const char *cmd, const char *dir, int rc);
 
+/* Read one line from standard input (the --password-stdin way), without the
+ * newline or a CR before it. Returns 0, ENODATA at end of input before any
+ * byte, EOVERFLOW when longer than size - 1, EILSEQ for a NUL byte, or errno. */
+int sps_cli_read_line(char *buf, size_t size);
+
+/* The options of a listing command: -h/--help (prints usage), --json and
+ * --data DIR. Returns -1 to go on, else the exit status to return. */
+int sps_cli_list_args(const char *cmd, const char *usage, int argc, char **argv,
+		      const char **data, bool *json);
+
+/* ---- aligned text tables ---- */
+struct json_t;
+/* The string member key of o, or "-" when absent or empty. */
+const char *sps_cli_jstr(struct json_t *o, const char *key);
+/* Display width of UTF-8 text: one column per code point. */
+int sps_cli_cols(const char *s);
+/* One cell padded to width + 2 columns, or ended by a newline when last;
+ * control characters (a From URI or User-Agent could carry terminal escape
+ * sequences) are shown as '?'. */
+void sps_cli_put_cell(const char *s, int width, bool last);
+
 #endif

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "store/store.h"
 
 #define DB_FILE "sipsec.db" /* in the data dir (store_sqlite.c) */
@@ -48,4 +50,83 @@ int sps_cli_store_fail(const char *cmd, const char *dir, int rc)
 				    "try again",
 				    dir);
 	return sps_cli_fail(1, cmd, "database error in %s: %s", dir, strerror(rc));
+}
+
+int sps_cli_read_line(char *buf, size_t size)
+{
+	size_t n = 0;
+	for (;;) {
+		char c;
+		ssize_t r = read(STDIN_FILENO, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno;
+		if (r == 0 && n == 0)
+			return ENODATA;
+		if (r == 0 || c == '\n')
+			break;
+		if (c == '\0')
+			return EILSEQ;
+		if (n + 1 >= size)
+			return EOVERFLOW;
+		buf[n++] = c;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	return 0;
+}
+
+int sps_cli_list_args(const char *cmd, const char *usage, int argc, char **argv,
+		      const char **data, bool *json)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (strcmp(s, "--json") == 0) {
+			*json = true;
+		} else if (strcmp(s, "--data") == 0) {
+			if (i + 1 >= argc || !*argv[i + 1])
+				return sps_cli_fail(2, cmd, "--data needs a directory");
+			*data = argv[++i];
+		} else if (strncmp(s, "--data=", 7) == 0) {
+			*data = s + 7;
+			if (!**data)
+				return sps_cli_fail(2, cmd, "--data needs a directory");
+		} else {
+			return sps_cli_fail(2, cmd, "%s '%s'; see 'sipsec %s --help'",
+					    s[0] == '-' ? "unknown option" : "unexpected argument", s,
+					    cmd);
+		}
+	}
+	return -1;
+}
+
+const char *sps_cli_jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s && *s ? s : "-";
+}
+
+int sps_cli_cols(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+void sps_cli_put_cell(const char *s, int width, bool last)
+{
+	for (const char *p = s; *p; p++)
+		putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+	if (last) {
+		putchar('\n');
+		return;
+	}
+	for (int n = sps_cli_cols(s); n < width + 2; n++)
+		putchar(' ');
 }

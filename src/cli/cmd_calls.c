@@ -43,38 +43,6 @@ static const char usage_text[] =
 	"              media keys are null until the media relay fills them\n"
 	"  --data DIR  data directory (default $SIPSEC_DATA, else ./sipsec-data)\n";
 
-static const char *sget(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s && *s ? s : "-";
-}
-
-/* One cell, padded; control characters (a From URI could carry terminal
- * escapes) shown as '?'. */
-static void put_cell(const char *s, int width, bool last)
-{
-	int n = 0;
-	for (const char *p = s; *p; p++) {
-		putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
-		n += ((unsigned char)*p & 0xc0) != 0x80;
-	}
-	if (last) {
-		putchar('\n');
-		return;
-	}
-	for (; n < width + 2; n++)
-		putchar(' ');
-}
-
-/* Display width of UTF-8 text: one column per code point. */
-static int cols(const char *s)
-{
-	int n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
 static void leg_text(json_t *call, size_t i, char *buf, size_t size)
 {
 	json_t *leg = json_array_get(json_object_get(call, "legs"), i);
@@ -108,23 +76,23 @@ static void print_table(json_t *arr)
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1)
 			for (int c = 0; c < NCOL; c++)
-				put_cell(head[c], width[c], c + 1 == NCOL);
+				sps_cli_put_cell(head[c], width[c], c + 1 == NCOL);
 		json_array_foreach(arr, i, o) {
 			char dur[32], l1[192], l2[192];
 			snprintf(dur, sizeof(dur), "%llds",
 				 (long long)json_integer_value(json_object_get(o, "duration")));
 			leg_text(o, 0, l1, sizeof(l1));
 			leg_text(o, 1, l2, sizeof(l2));
-			const char *cell[NCOL] = {sget(o, "caller"), sget(o, "callee"),
-						  sget(o, "state"),  sget(o, "started_at"),
+			const char *cell[NCOL] = {sps_cli_jstr(o, "caller"), sps_cli_jstr(o, "callee"),
+						  sps_cli_jstr(o, "state"),  sps_cli_jstr(o, "started_at"),
 						  dur,		     l1,
 						  l2};
 			for (int c = 0; c < NCOL; c++) {
-				int l = cols(cell[c]);
+				int l = sps_cli_cols(cell[c]);
 				if (pass == 0 && l > width[c])
 					width[c] = l;
 				if (pass == 1)
-					put_cell(cell[c], width[c], c + 1 == NCOL);
+					sps_cli_put_cell(cell[c], width[c], c + 1 == NCOL);
 			}
 		}
 	}
@@ -136,29 +104,9 @@ int sps_cmd_calls(int argc, char **argv)
 	const char *data = NULL;
 	bool json = false;
 
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
-			fputs(usage_text, stdout);
-			return 0;
-		} else if (strcmp(s, "--json") == 0) {
-			json = true;
-		} else if (strcmp(s, "--data") == 0) {
-			if (i + 1 >= argc || !*argv[i + 1])
-				return sps_cli_fail(2, cmd, "--data needs a directory");
-			data = argv[++i];
-		} else if (strncmp(s, "--data=", 7) == 0) {
-			data = s + 7;
-			if (!*data)
-				return sps_cli_fail(2, cmd, "--data needs a directory");
-		} else if (s[0] == '-') {
-			return sps_cli_fail(2, cmd, "unknown option '%s'; see 'sipsec calls --help'",
-					    s);
-		} else {
-			return sps_cli_fail(2, cmd,
-					    "unexpected argument '%s'; see 'sipsec calls --help'", s);
-		}
-	}
+	int done = sps_cli_list_args(cmd, usage_text, argc, argv, &data, &json);
+	if (done >= 0)
+		return done;
 
 	const char *dir = sps_cli_data_dir(data);
 	json_t *req = json_pack("{s:s}", "cmd", "calls");

@@ -195,33 +195,6 @@ static void default_domain(const char *dir, char *out, size_t size)
 	snprintf(out, size, "%s", sc.domain);
 }
 
-/* Read one line from fd 0 without stdio buffering (a password). */
-static int read_line(char *buf, size_t size)
-{
-	size_t n = 0;
-	for (;;) {
-		char c;
-		ssize_t r = read(STDIN_FILENO, &c, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return errno;
-		if (r == 0 && n == 0)
-			return ENODATA;
-		if (r == 0 || c == '\n')
-			break;
-		if (c == '\0')
-			return EILSEQ;
-		if (n + 1 >= size)
-			return EOVERFLOW;
-		buf[n++] = c;
-	}
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	return 0;
-}
-
 static bool ha1_matches(const struct sps_user *u, const char *pw)
 {
 	char h[SPS_HA1_SHA256_HEX + 1];
@@ -383,7 +356,7 @@ static int device_add(int argc, char **argv)
 		lines[i].idx = (unsigned)i + 1;
 		snprintf(lines[i].user, sizeof(lines[i].user), "%s", users[i].name);
 		if (a.pw_stdin) {
-			rc = read_line(lines[i].sip_password, sizeof(lines[i].sip_password));
+			rc = sps_cli_read_line(lines[i].sip_password, sizeof(lines[i].sip_password));
 			if (rc == ENODATA) {
 				status = sps_cli_fail(1, cmd,
 						      "--password-stdin: no password for line %zu "

@@ -112,35 +112,6 @@ static int one(const struct sps_binding *b, void *arg)
 	return 0;
 }
 
-static const char *sget(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s && *s ? s : "-";
-}
-
-/* Display width of UTF-8 text: one column per code point. */
-static int cols(const char *s)
-{
-	int n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
-/* One cell, padded to width; control characters (a User-Agent could carry
- * terminal escape sequences) are shown as '?'. */
-static void put_cell(const char *s, int width, bool last)
-{
-	for (const char *p = s; *p; p++)
-		putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
-	if (last) {
-		putchar('\n');
-		return;
-	}
-	for (int n = cols(s); n < width + 2; n++)
-		putchar(' ');
-}
-
 /* The aligned table: one row per binding, the header first. */
 static void print_table(json_t *arr)
 {
@@ -161,7 +132,7 @@ static void print_table(json_t *arr)
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1) {
 			for (int c = 0; c < NCOL; c++)
-				put_cell(head[c], width[c], c + 1 == NCOL);
+				sps_cli_put_cell(head[c], width[c], c + 1 == NCOL);
 		}
 		json_array_foreach(arr, i, o) {
 			char exp[32];
@@ -169,23 +140,23 @@ static void print_table(json_t *arr)
 			snprintf(exp, sizeof(exp), "%llds",
 				 (long long)json_integer_value(json_object_get(o, "expires_in")));
 			const char *cell[NCOL] = {
-				sget(o, "aor"),
-				sget(o, "contact"),
-				sget(o, "transport"),
-				sget(o, "source"),
+				sps_cli_jstr(o, "aor"),
+				sps_cli_jstr(o, "contact"),
+				sps_cli_jstr(o, "transport"),
+				sps_cli_jstr(o, "source"),
 				exp,
 				!flow			     ? "-"
 				: strcmp(flow, "open") == 0 ? "open"
 							     : "closed (phone must reconnect)",
-				sget(o, "instance"),
-				sget(o, "user_agent"),
+				sps_cli_jstr(o, "instance"),
+				sps_cli_jstr(o, "user_agent"),
 			};
 			for (int c = 0; c < NCOL; c++) {
-				int l = cols(cell[c]);
+				int l = sps_cli_cols(cell[c]);
 				if (pass == 0 && l > width[c])
 					width[c] = l;
 				if (pass == 1)
-					put_cell(cell[c], width[c], c + 1 == NCOL);
+					sps_cli_put_cell(cell[c], width[c], c + 1 == NCOL);
 			}
 		}
 	}
@@ -197,33 +168,9 @@ int sps_cmd_registrations(int argc, char **argv)
 	const char *data = NULL;
 	bool json = false;
 
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
-			fputs(usage_text, stdout);
-			return 0;
-		} else if (strcmp(s, "--json") == 0) {
-			json = true;
-		} else if (strcmp(s, "--data") == 0) {
-			if (i + 1 >= argc || !*argv[i + 1])
-				return sps_cli_fail(2, cmd, "--data needs a directory");
-			data = argv[++i];
-		} else if (strncmp(s, "--data=", 7) == 0) {
-			data = s + 7;
-			if (!*data)
-				return sps_cli_fail(2, cmd, "--data needs a directory");
-		} else if (s[0] == '-') {
-			return sps_cli_fail(2, cmd,
-					    "unknown option '%s'; see 'sipsec registrations "
-					    "--help'",
-					    s);
-		} else {
-			return sps_cli_fail(2, cmd,
-					    "unexpected argument '%s'; see 'sipsec registrations "
-					    "--help'",
-					    s);
-		}
-	}
+	int done = sps_cli_list_args(cmd, usage_text, argc, argv, &data, &json);
+	if (done >= 0)
+		return done;
 
 	const char *dir = sps_cli_data_dir(data);
 	char path[4200];

@@ -210,34 +210,6 @@ static void restore_tty(int sig)
 	raise(sig);
 }
 
-/* Read one line from fd 0 with read(2), byte by byte, so that no stdio
- * buffer keeps a copy of the password. The newline (and a CR before it) is
- * not stored. Returns 0, EOVERFLOW when longer than size - 1, EILSEQ for a
- * NUL byte, or errno. */
-static int read_line(char *buf, size_t size)
-{
-	size_t n = 0;
-	for (;;) {
-		char c;
-		ssize_t r = read(STDIN_FILENO, &c, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return errno;
-		if (r == 0 || c == '\n')
-			break;
-		if (c == '\0')
-			return EILSEQ;
-		if (n + 1 >= size)
-			return EOVERFLOW;
-		buf[n++] = c;
-	}
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	return 0;
-}
-
 /* Prompt on stderr and read a line from the terminal on fd 0 without echo. */
 static int prompt_noecho(const char *prompt, char *buf, size_t size)
 {
@@ -258,7 +230,7 @@ static int prompt_noecho(const char *prompt, char *buf, size_t size)
 	fflush(stderr);
 	int err = tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) != 0 ? errno : 0;
 	if (!err)
-		err = read_line(buf, size);
+		err = sps_cli_read_line(buf, size);
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &old[i], NULL);
@@ -283,7 +255,7 @@ static int get_password(const char *cmd, const char *name, const char *realm, bo
 {
 	int rc, status = 0;
 	if (from_stdin) {
-		rc = read_line(pw, PASSWORD_MAX);
+		rc = sps_cli_read_line(pw, PASSWORD_MAX);
 	} else if (!isatty(STDIN_FILENO)) {
 		return sps_cli_fail(2, cmd,
 				    "standard input is not a terminal, so the password cannot be "
@@ -301,6 +273,10 @@ static int get_password(const char *cmd, const char *name, const char *realm, bo
 	}
 	if (status)
 		return status;
+	if (rc == ENODATA) { /* end of input: an empty password */
+		rc = 0;
+		pw[0] = '\0';
+	}
 	if (rc == EOVERFLOW)
 		return sps_cli_fail(1, cmd, "the password is longer than %d bytes; use a shorter one",
 				    PASSWORD_MAX - 1);
