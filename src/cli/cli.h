@@ -62,11 +62,10 @@ int sps_cli_list_args(const char *cmd, const char *usage, int argc, char **argv,
 struct json_t;
 /* The string member key of o, or "-" when absent or empty. */
 const char *sps_cli_jstr(struct json_t *o, const char *key);
-/* Display width of UTF-8 text: one column per code point. */
-int sps_cli_cols(const char *s);
-/* One cell padded to width + 2 columns, or ended by a newline when last;
- * control characters (a From URI or User-Agent could carry terminal escape
- * sequences) are shown as '?'. */
-void sps_cli_put_cell(const char *s, int width, bool last);
+/* One row of an aligned table printed in two passes over the same rows
+ * (header first): pass 0 widens width[] (start at 0) to fit the cells,
+ * pass 1 prints them padded. Control characters (a From URI or User-Agent
+ * could carry terminal escape sequences) are shown as '?'. */
+void sps_cli_table_row(int pass, const char *const *cell, int *width, int ncol);
 
 #endif

@@ -111,7 +111,8 @@ const char *sps_cli_jstr(json_t *o, const char *key)
 	return s && *s ? s : "-";
 }
 
-int sps_cli_cols(const char *s)
+/* Display width of UTF-8 text: one column per code point. */
+static int cols(const char *s)
 {
 	int n = 0;
 	for (; *s; s++)
@@ -119,7 +120,7 @@ int sps_cli_cols(const char *s)
 	return n;
 }
 
-void sps_cli_put_cell(const char *s, int width, bool last)
+static void put_cell(const char *s, int width, bool last)
 {
 	for (const char *p = s; *p; p++)
 		putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
@@ -127,6 +128,17 @@ void sps_cli_put_cell(const char *s, int width, bool last)
 		putchar('\n');
 		return;
 	}
-	for (int n = sps_cli_cols(s); n < width + 2; n++)
+	for (int n = cols(s); n < width + 2; n++)
 		putchar(' ');
+}
+
+void sps_cli_table_row(int pass, const char *const *cell, int *width, int ncol)
+{
+	for (int c = 0; c < ncol; c++) {
+		int l = cols(cell[c]);
+		if (pass == 0 && l > width[c])
+			width[c] = l;
+		if (pass == 1)
+			put_cell(cell[c], width[c], c + 1 == ncol);
+	}
 }

@@ -64,19 +64,15 @@ static void print_table(json_t *arr)
 	enum { CALLER, CALLEE, STATE, STARTED, DURATION, LEG1, LEG2, NCOL };
 	static const char *const head[NCOL] = {"CALLER",   "CALLEE",	 "STATE",     "STARTED",
 					       "DURATION", "CALLER-LEG", "CALLEE-LEG"};
-	int width[NCOL];
+	int width[NCOL] = {0};
 	size_t i;
 	json_t *o;
 	if (json_array_size(arr) == 0) {
 		printf("no calls in progress\n");
 		return;
 	}
-	for (int c = 0; c < NCOL; c++)
-		width[c] = (int)strlen(head[c]);
 	for (int pass = 0; pass < 2; pass++) {
-		if (pass == 1)
-			for (int c = 0; c < NCOL; c++)
-				sps_cli_put_cell(head[c], width[c], c + 1 == NCOL);
+		sps_cli_table_row(pass, head, width, NCOL);
 		json_array_foreach(arr, i, o) {
 			char dur[32], l1[192], l2[192];
 			snprintf(dur, sizeof(dur), "%llds",
@@ -87,13 +83,7 @@ static void print_table(json_t *arr)
 						  sps_cli_jstr(o, "state"),  sps_cli_jstr(o, "started_at"),
 						  dur,		     l1,
 						  l2};
-			for (int c = 0; c < NCOL; c++) {
-				int l = sps_cli_cols(cell[c]);
-				if (pass == 0 && l > width[c])
-					width[c] = l;
-				if (pass == 1)
-					sps_cli_put_cell(cell[c], width[c], c + 1 == NCOL);
-			}
+			sps_cli_table_row(pass, cell, width, NCOL);
 		}
 	}
 }

@@ -118,7 +118,7 @@ static void print_table(json_t *arr)
 	enum { AOR, CONTACT, TRANSPORT, SOURCE, EXPIRES, FLOW, INSTANCE, UA, NCOL };
 	static const char *const head[NCOL] = {"AOR",	  "CONTACT", "TRANSPORT", "SOURCE",
 					       "EXPIRES", "FLOW",    "INSTANCE",  "USER-AGENT"};
-	int width[NCOL];
+	int width[NCOL] = {0};
 	size_t i;
 	json_t *o;
 
@@ -126,14 +126,9 @@ static void print_table(json_t *arr)
 		printf("no registrations\n");
 		return;
 	}
-	for (int c = 0; c < NCOL; c++)
-		width[c] = (int)strlen(head[c]);
 	/* cell text: the first pass measures, the second prints */
 	for (int pass = 0; pass < 2; pass++) {
-		if (pass == 1) {
-			for (int c = 0; c < NCOL; c++)
-				sps_cli_put_cell(head[c], width[c], c + 1 == NCOL);
-		}
+		sps_cli_table_row(pass, head, width, NCOL);
 		json_array_foreach(arr, i, o) {
 			char exp[32];
 			const char *flow = json_string_value(json_object_get(o, "flow"));
@@ -151,13 +146,7 @@ static void print_table(json_t *arr)
 				sps_cli_jstr(o, "instance"),
 				sps_cli_jstr(o, "user_agent"),
 			};
-			for (int c = 0; c < NCOL; c++) {
-				int l = sps_cli_cols(cell[c]);
-				if (pass == 0 && l > width[c])
-					width[c] = l;
-				if (pass == 1)
-					sps_cli_put_cell(cell[c], width[c], c + 1 == NCOL);
-			}
+			sps_cli_table_row(pass, cell, width, NCOL);
 		}
 	}
 }
