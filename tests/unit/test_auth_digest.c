@@ -16,6 +16,7 @@
 #include "core/mbuf.h"
 #include "sip/msg.h"
 #include "test.h"
+#include "util.h"
 
 static const uint8_t secret[32] = "0123456789abcdef0123456789abcdef";
 #define T0 1700000000LL
@@ -23,35 +24,13 @@ static const uint8_t secret[32] = "0123456789abcdef0123456789abcdef";
 
 /* ---- a parsed message with the buffer and arena it lives in ---- */
 
-struct parsed {
-	struct sps_arena *arena;
-	char *buf;
-	struct sps_sip_msg *m;
-};
-
-/* Parse s from an exact-size heap copy (so ASan sees reads past the end). */
-static int parse(struct parsed *p, const char *s)
+/* Parse s (util.c), saying why when it does not parse. */
+static int parse(struct test_msg *p, const char *s)
 {
-	size_t len = strlen(s);
-	const char *why = NULL;
-	memset(p, 0, sizeof(*p));
-	if (sps_arena_new(&p->arena, 0))
-		return ENOMEM;
-	p->buf = malloc(len);
-	if (!p->buf)
-		return ENOMEM;
-	memcpy(p->buf, s, len);
-	int rc = sps_sip_msg_parse(p->buf, len, p->arena, &p->m, &why);
+	int rc = test_msg_parse(p, s, strlen(s));
 	if (rc)
-		fprintf(stderr, "    parse: %s\n", why ? why : "?");
+		fprintf(stderr, "    parse: %s\n", p->why ? p->why : "?");
 	return rc;
-}
-
-static void parsed_free(struct parsed *p)
-{
-	sps_arena_free(p->arena);
-	free(p->buf);
-	memset(p, 0, sizeof(*p));
 }
 
 /* ---- the client side: what a phone computes (RFC 7616 3.4.1) ---- */
@@ -149,7 +128,7 @@ static int check_value(struct sps_digest *d, const char *value, const char *real
 		       const char *user, const char *pass, int64_t now)
 {
 	char hdr[2048], msg[4096];
-	struct parsed p;
+	struct test_msg p;
 	int res = -1;
 	snprintf(hdr, sizeof(hdr), "Authorization: %s\r\n", value);
 	make_register(msg, sizeof(msg), hdr);
@@ -168,7 +147,7 @@ static int check_value(struct sps_digest *d, const char *value, const char *real
 		goto out;
 	res = (int)sps_digest_check(d, a, p.m->method, realm, pass ? ha1 : NULL, now);
 out:
-	parsed_free(&p);
+	test_msg_free(&p);
 	return res;
 }
 
@@ -192,7 +171,7 @@ static int get_challenge(struct sps_digest *d, enum sps_digest_alg alg, const ch
 {
 	struct sps_mbuf mb;
 	char msg[2048];
-	struct parsed p;
+	struct test_msg p;
 	int rc = EINVAL;
 
 	memset(c, 0, sizeof(*c));
@@ -218,7 +197,7 @@ static int get_challenge(struct sps_digest *d, enum sps_digest_alg alg, const ch
 	if (a && !sps_slice_to_cstr(a->nonce, c->nonce, sizeof(c->nonce)) &&
 	    !sps_slice_to_cstr(a->opaque, c->opaque, sizeof(c->opaque)) && c->nonce[0])
 		rc = 0;
-	parsed_free(&p);
+	test_msg_free(&p);
 out:
 	sps_mbuf_free(&mb);
 	return rc;
@@ -300,7 +279,7 @@ int test_auth_digest_vectors(void)
 		      "  nc=00000001, cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\",\r\n"
 		      "  qop=auth, response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\",\r\n"
 		      "  opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"\r\n");
-	struct parsed p;
+	struct test_msg p;
 	ASSERT_INT_EQ(parse(&p, msg), 0);
 	const struct sps_auth *a = sps_digest_find_cred(p.m, false, "http-auth@example.org");
 	ASSERT(a != NULL);
@@ -316,7 +295,7 @@ int test_auth_digest_vectors(void)
 	ASSERT_INT_EQ(sps_digest_check(d, a, SPS_SLICE_LIT("GET"), "http-auth@example.org", ha1,
 				       T0),
 		      SPS_DIGEST_BAD);
-	parsed_free(&p);
+	test_msg_free(&p);
 	sps_digest_free(d);
 	return 0;
 }
@@ -557,7 +536,7 @@ int test_auth_digest_bad_nonce(void)
 	char v[1024];
 	spec_fmt(&cl.s, v, sizeof(v));
 	ASSERT_INT_EQ(check_value(d, v, REALM, "alice", "pw", T0), -1);
-	struct parsed p;
+	struct test_msg p;
 	char hdr[1200], msg[4096];
 	snprintf(hdr, sizeof(hdr), "Authorization: %s\r\n", v);
 	make_register(msg, sizeof(msg), hdr);
@@ -567,7 +546,7 @@ int test_auth_digest_bad_nonce(void)
 	char ha1[65];
 	sps_digest_ha1(SPS_DIGEST_MD5, "alice", REALM, "pw", ha1, sizeof(ha1));
 	ASSERT_INT_EQ(sps_digest_check(d, a, p.m->method, REALM, ha1, T0), SPS_DIGEST_BAD);
-	parsed_free(&p);
+	test_msg_free(&p);
 	sps_digest_free(d);
 	return 0;
 }
@@ -671,7 +650,7 @@ int test_auth_digest_malformed(void)
 		ASSERT_INT_EQ(check_spec(d, &cl.s, "pw", T0), -2);
 	}
 	char msg[2048];
-	struct parsed p;
+	struct test_msg p;
 	make_register(msg, sizeof(msg),
 		      "Authorization: Digest realm=\"" REALM "\", username=\"a\", nonce=\"n\","
 		      " uri=\"sip:x\", response=\"00\", algorithm=md5-sess\r\n"
@@ -694,7 +673,7 @@ int test_auth_digest_malformed(void)
 		      SPS_DIGEST_MALFORMED);
 	char user[8];
 	ASSERT_INT_EQ(sps_digest_cred_user(NULL, user, sizeof(user)), EINVAL);
-	parsed_free(&p);
+	test_msg_free(&p);
 	sps_digest_free(d);
 	return 0;
 }
@@ -702,7 +681,7 @@ int test_auth_digest_malformed(void)
 int test_auth_digest_find_cred(void)
 {
 	char msg[4096];
-	struct parsed p;
+	struct test_msg p;
 
 	make_register(msg, sizeof(msg),
 		      "Authorization: Foo username=\"u0\", realm=\"sip.example.com\"\r\n"
@@ -738,14 +717,14 @@ int test_auth_digest_find_cred(void)
 	ASSERT(sps_digest_find_cred(p.m, true, "other.example.com") == NULL);
 	ASSERT(sps_digest_find_cred(NULL, false, REALM) == NULL);
 	ASSERT(sps_digest_find_cred(p.m, false, NULL) == NULL);
-	parsed_free(&p);
+	test_msg_free(&p);
 
 	/* no Authorization at all */
 	make_register(msg, sizeof(msg), "");
 	ASSERT_INT_EQ(parse(&p, msg), 0);
 	ASSERT(sps_digest_find_cred(p.m, false, REALM) == NULL);
 	ASSERT(sps_digest_find_cred(p.m, true, REALM) == NULL);
-	parsed_free(&p);
+	test_msg_free(&p);
 	return 0;
 }
 

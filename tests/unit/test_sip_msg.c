@@ -9,39 +9,11 @@
 #include "core/arena.h"
 #include "sip/msg.h"
 #include "test.h"
+#include "util.h"
 
-/* A parsed message with the buffer and arena it lives in. */
-struct parsed {
-	struct sps_arena *arena;
-	char *buf;
-	struct sps_sip_msg *m;
-	const char *why;
-};
-
-/* Parse len bytes of s from an exact-size writable copy. Returns the parser's result. */
-static int parse_n(struct parsed *p, const char *s, size_t len)
+static int parse(struct test_msg *p, const char *s)
 {
-	memset(p, 0, sizeof(*p));
-	if (sps_arena_new(&p->arena, 0))
-		return ENOMEM;
-	p->buf = malloc(len ? len : 1);
-	if (!p->buf)
-		return ENOMEM;
-	if (len)
-		memcpy(p->buf, s, len);
-	return sps_sip_msg_parse(p->buf, len, p->arena, &p->m, &p->why);
-}
-
-static int parse(struct parsed *p, const char *s)
-{
-	return parse_n(p, s, strlen(s));
-}
-
-static void parsed_free(struct parsed *p)
-{
-	sps_arena_free(p->arena);
-	free(p->buf);
-	memset(p, 0, sizeof(*p));
+	return test_msg_parse(p, s, strlen(s));
 }
 
 /* Parse s and fail the test (freeing everything) when it does not parse. */
@@ -50,7 +22,7 @@ static void parsed_free(struct parsed *p)
 		int rc_ = parse((p), (s));                                              \
 		if (rc_) {                                                              \
 			const char *w_ = (p)->why;                                      \
-			parsed_free(p);                                                 \
+			test_msg_free(p);                                                 \
 			TEST_FAIL("parse failed (%d): %s", rc_, w_ ? w_ : "(no reason)"); \
 		}                                                                       \
 	} while (0)
@@ -59,7 +31,7 @@ static void parsed_free(struct parsed *p)
 #define CHECK(p, c)                                                                     \
 	do {                                                                            \
 		if (!(c)) {                                                             \
-			parsed_free(p);                                                 \
+			test_msg_free(p);                                                 \
 			TEST_FAIL("assertion failed: %s", #c);                          \
 		}                                                                       \
 	} while (0)
@@ -67,7 +39,7 @@ static void parsed_free(struct parsed *p)
 	do {                                                                            \
 		long long a_ = (long long)(a), b_ = (long long)(b);                     \
 		if (a_ != b_) {                                                         \
-			parsed_free(p);                                                 \
+			test_msg_free(p);                                                 \
 			TEST_FAIL("%s == %lld, expected %lld", #a, a_, b_);             \
 		}                                                                       \
 	} while (0)
@@ -77,7 +49,7 @@ static void parsed_free(struct parsed *p)
 		if (!sps_slice_eq(s_, sps_slice_cstr(str))) {                           \
 			fprintf(stderr, "    %s == \"%.*s\", expected \"%s\"\n", #s,      \
 				SPS_SLICE_FMT(s_), (str));                              \
-			parsed_free(p);                                                 \
+			test_msg_free(p);                                                 \
 			TEST_FAIL("slice mismatch");                                    \
 		}                                                                       \
 	} while (0)
@@ -154,7 +126,7 @@ int test_sip_msg_names(void)
 
 int test_sip_msg_compact_folding(void)
 {
-	struct parsed p;
+	struct test_msg p;
 	PARSE_OK(&p, "REGISTER sip:registrar.biloxi.example.com SIP/2.0\r\n"
 		     "v: SIP/2.0/UDP bobspc.biloxi.example.com:5060;branch=z9hG4bKnashds7\r\n"
 		     "MAX-FORWARDS: 70\r\n"
@@ -220,13 +192,13 @@ int test_sip_msg_compact_folding(void)
 	CHECK(&p, h != NULL);
 	CHECK_INT(&p, h->value.l, 0);
 	CHECK_INT(&p, sps_sip_msg_validate(m, &p.why), 0);
-	parsed_free(&p);
+	test_msg_free(&p);
 	return 0;
 }
 
 int test_sip_msg_lists(void)
 {
-	struct parsed p;
+	struct test_msg p;
 	PARSE_OK(&p, "REGISTER sip:example.com SIP/2.0\r\n"
 		     "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1;x=\"q,u;o\", "
 		     "SIP/2.0/TCP b.example.com:5061;branch=z9hG4bK2\r\n"
@@ -293,13 +265,13 @@ int test_sip_msg_lists(void)
 	CHECK_SLICE(&p, sps_sip_msg_hdr_by_name(m, "subject")->value, "one, two");
 	CHECK_INT(&p, m->count[SPS_HDR_ALLOW], 3);
 	CHECK_INT(&p, sps_sip_msg_validate(m, &p.why), 0);
-	parsed_free(&p);
+	test_msg_free(&p);
 	return 0;
 }
 
 int test_sip_msg_contact(void)
 {
-	struct parsed p;
+	struct test_msg p;
 	PARSE_OK(&p, "REGISTER sip:example.com SIP/2.0\r\n"
 		     "Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKr1\r\n"
 		     "Max-Forwards: 70\r\n"
@@ -332,7 +304,7 @@ int test_sip_msg_contact(void)
 	c = h ? h->parsed : NULL;
 	CHECK(&p, c != NULL);
 	CHECK_INT(&p, c->q, 1);
-	parsed_free(&p);
+	test_msg_free(&p);
 
 	/* Contact: * (RFC 3261 10.2.2) */
 	PARSE_OK(&p, "REGISTER sip:example.com SIP/2.0\r\n"
@@ -351,7 +323,7 @@ int test_sip_msg_contact(void)
 	c = h ? h->parsed : NULL;
 	CHECK(&p, c && c->star);
 	CHECK_INT(&p, p.m->expires, 0);
-	parsed_free(&p);
+	test_msg_free(&p);
 
 	/* bad q values are rejected */
 	static const char *const badq[] = {"q=2", "q=1.5", "q=0.1234", "q=abc", "q=-1"};
@@ -362,7 +334,7 @@ int test_sip_msg_contact(void)
 			 badq[i]);
 		int rc = parse(&p, msg);
 		unsigned st = rc ? 0 : sps_sip_msg_validate(p.m, &p.why);
-		parsed_free(&p);
+		test_msg_free(&p);
 		if (rc == 0 && st == 0)
 			TEST_FAIL("Contact with %s accepted", badq[i]);
 	}
@@ -371,7 +343,7 @@ int test_sip_msg_contact(void)
 
 int test_sip_msg_via(void)
 {
-	struct parsed p;
+	struct test_msg p;
 	PARSE_OK(&p, "OPTIONS sip:example.com SIP/2.0\r\n"
 		     "Via: SIP/2.0/UDP 192.0.2.1:5060;received=198.51.100.7;rport=40000;"
 		     "maddr=224.2.0.1;ttl=16;branch=z9hG4bKabc\r\n"
@@ -414,7 +386,7 @@ int test_sip_msg_via(void)
 	CHECK_SLICE(&p, v->branch, "z9hG4bKsp");
 	CHECK_INT(&p, v->port, 0);
 	CHECK(&p, !v->rport);
-	parsed_free(&p);
+	test_msg_free(&p);
 
 	/* bad Via values */
 	static const char *const bad[] = {
@@ -435,7 +407,7 @@ int test_sip_msg_via(void)
 			 bad[i]);
 		int rc = parse(&p, msg);
 		unsigned st = rc ? 0 : sps_sip_msg_validate(p.m, &p.why);
-		parsed_free(&p);
+		test_msg_free(&p);
 		if (rc == 0 && st == 0)
 			TEST_FAIL("Via \"%s\" accepted", bad[i]);
 	}
@@ -444,7 +416,7 @@ int test_sip_msg_via(void)
 
 int test_sip_msg_cseq_auth(void)
 {
-	struct parsed p;
+	struct test_msg p;
 	PARSE_OK(&p, "INVITE sip:bob@biloxi.com SIP/2.0\r\n"
 		     "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKkjshdyff\r\n"
 		     "Max-Forwards: 70\r\n"
@@ -487,7 +459,7 @@ int test_sip_msg_cseq_auth(void)
 	CHECK_SLICE(&p, a->username, "bo\\\"b");
 	CHECK_SLICE(&p, a->algorithm, "SHA-256");
 	CHECK_SLICE(&p, a->userhash, "true");
-	parsed_free(&p);
+	test_msg_free(&p);
 
 	/* a challenge in a response */
 	PARSE_OK(&p, "SIP/2.0 401 Unauthorized\r\n"
@@ -515,7 +487,7 @@ int test_sip_msg_cseq_auth(void)
 	CHECK_SLICE(&p, a->opaque, "");
 	CHECK_SLICE(&p, a->stale, "FALSE");
 	CHECK_SLICE(&p, a->algorithm, "MD5");
-	parsed_free(&p);
+	test_msg_free(&p);
 
 	/* CSeq without method, with a non-number, over 32 bits */
 	static const char *const bad[] = {"1", "x INVITE", "4294967296 INVITE", "-1 INVITE",
@@ -530,7 +502,7 @@ int test_sip_msg_cseq_auth(void)
 			 bad[i]);
 		int rc = parse(&p, msg);
 		unsigned st = rc ? 0 : sps_sip_msg_validate(p.m, &p.why);
-		parsed_free(&p);
+		test_msg_free(&p);
 		if (rc == 0 && st == 0)
 			TEST_FAIL("CSeq \"%s\" accepted", bad[i]);
 	}
@@ -557,7 +529,7 @@ static char *build_msg(size_t total, unsigned extra_hdrs, size_t *lenp)
 
 int test_sip_msg_limits(void)
 {
-	struct parsed p;
+	struct test_msg p;
 	size_t len;
 	int rc;
 
@@ -565,36 +537,36 @@ int test_sip_msg_limits(void)
 	char *b = build_msg(SPS_SIP_MAX_MSG, 0, &len);
 	ASSERT(b);
 	ASSERT_INT_EQ(len, SPS_SIP_MAX_MSG);
-	rc = parse_n(&p, b, len);
+	rc = test_msg_parse(&p, b, len);
 	free(b);
 	if (rc)
 		fprintf(stderr, "    65535-byte message: %s\n", p.why ? p.why : "-");
-	parsed_free(&p);
+	test_msg_free(&p);
 	ASSERT_INT_EQ(rc, 0);
 	b = build_msg(SPS_SIP_MAX_MSG + 1, 0, &len);
 	ASSERT(b);
 	ASSERT_INT_EQ(len, SPS_SIP_MAX_MSG + 1);
-	rc = parse_n(&p, b, len);
+	rc = test_msg_parse(&p, b, len);
 	free(b);
-	parsed_free(&p);
+	test_msg_free(&p);
 	ASSERT_INT_EQ(rc, EMSGSIZE);
 
 	/* REQ_HEAD has 6 headers + Content-Length: 249 extra make 256, 250 make 257 */
 	b = build_msg(0, SPS_SIP_MAX_HDRS - 7, &len);
 	ASSERT(b);
-	rc = parse_n(&p, b, len);
+	rc = test_msg_parse(&p, b, len);
 	free(b);
 	if (rc == 0 && p.m->nhdrs != SPS_SIP_MAX_HDRS)
 		fprintf(stderr, "    nhdrs %u\n", p.m->nhdrs);
 	if (rc)
 		fprintf(stderr, "    256 headers: %s\n", p.why ? p.why : "-");
-	parsed_free(&p);
+	test_msg_free(&p);
 	ASSERT_INT_EQ(rc, 0);
 	b = build_msg(0, SPS_SIP_MAX_HDRS - 6, &len);
 	ASSERT(b);
-	rc = parse_n(&p, b, len);
+	rc = test_msg_parse(&p, b, len);
 	free(b);
-	parsed_free(&p);
+	test_msg_free(&p);
 	ASSERT(rc == EMSGSIZE || rc == EBADMSG);
 
 	/* 257 entries through comma-separated list values */
@@ -604,9 +576,9 @@ int test_sip_msg_limits(void)
 	for (int i = 0; i < SPS_SIP_MAX_HDRS; i++)
 		len += (size_t)sprintf(b + len, ",t%d", i);
 	len += (size_t)sprintf(b + len, "\r\nContent-Length: 0\r\n\r\n");
-	rc = parse_n(&p, b, len);
+	rc = test_msg_parse(&p, b, len);
 	free(b);
-	parsed_free(&p);
+	test_msg_free(&p);
 	ASSERT(rc == EMSGSIZE || rc == EBADMSG);
 
 	/* an 8000-byte header line is fine, a 9000-byte one is not */
@@ -618,9 +590,9 @@ int test_sip_msg_limits(void)
 		memset(b + len, 's', vlen);
 		len += vlen;
 		len += (size_t)sprintf(b + len, "\r\nContent-Length: 0\r\n\r\n");
-		rc = parse_n(&p, b, len);
+		rc = test_msg_parse(&p, b, len);
 		free(b);
-		parsed_free(&p);
+		test_msg_free(&p);
 		if (big)
 			ASSERT(rc == EMSGSIZE || rc == EBADMSG);
 		else
@@ -663,14 +635,14 @@ int test_sip_msg_garbage(void)
 		REQ_HEAD "To: <sip:bob@biloxi.example.com\r\nContent-Length: 0\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct parsed p;
+		struct test_msg p;
 		size_t len = strlen(bad[i]);
-		int rc = parse_n(&p, bad[i], len);
+		int rc = test_msg_parse(&p, bad[i], len);
 		unsigned st = 0;
 		const char *why = p.why;
 		if (rc == 0)
 			st = sps_sip_msg_validate(p.m, &why);
-		parsed_free(&p);
+		test_msg_free(&p);
 		if (rc == 0 && st == 0)
 			TEST_FAIL("vector %zu accepted: \"%.60s\"", i, bad[i]);
 		if (!why)
@@ -679,21 +651,21 @@ int test_sip_msg_garbage(void)
 
 	/* binary garbage with an embedded NUL */
 	{
-		struct parsed q;
-		int rc = parse_n(&q, "\x80\xff\x00\x01", 4);
-		parsed_free(&q);
+		struct test_msg q;
+		int rc = test_msg_parse(&q, "\x80\xff\x00\x01", 4);
+		test_msg_free(&q);
 		ASSERT(rc != 0);
 	}
 
 	/* bytes after Content-Length are ignored (RFC 3261 18.3), and without
 	 * Content-Length (UDP) the body is the rest of the datagram */
-	struct parsed p;
+	struct test_msg p;
 	PARSE_OK(&p, REQ_HEAD "Content-Length: 2\r\n\r\nabJUNK");
 	CHECK_SLICE(&p, p.m->body, "ab");
-	parsed_free(&p);
+	test_msg_free(&p);
 	PARSE_OK(&p, REQ_HEAD "\r\nrest of datagram");
 	CHECK_SLICE(&p, p.m->body, "rest of datagram");
 	CHECK_INT(&p, p.m->content_length, -1);
-	parsed_free(&p);
+	test_msg_free(&p);
 	return 0;
 }

@@ -10,45 +10,18 @@
 #include "sip/msg.h"
 #include "sip/write.h"
 #include "test.h"
-
-/* A message parsed from an exact-size heap copy; own arena. */
-struct pmsg {
-	struct sps_arena *arena;
-	char *buf;
-	struct sps_sip_msg *m;
-	const char *why;
-};
-
-static int pmsg_parse(struct pmsg *p, const char *s, size_t len)
-{
-	memset(p, 0, sizeof(*p));
-	if (sps_arena_new(&p->arena, 0))
-		return ENOMEM;
-	p->buf = malloc(len ? len : 1);
-	if (!p->buf)
-		return ENOMEM;
-	if (len)
-		memcpy(p->buf, s, len);
-	return sps_sip_msg_parse(p->buf, len, p->arena, &p->m, &p->why);
-}
-
-static void pmsg_free(struct pmsg *p)
-{
-	sps_arena_free(p->arena);
-	free(p->buf);
-	memset(p, 0, sizeof(*p));
-}
+#include "util.h"
 
 /* Test state freed by one label on every path. */
 struct wctx {
-	struct pmsg req, out;
+	struct test_msg req, out;
 	struct sps_mbuf mb;
 };
 
 static void wctx_free(struct wctx *c)
 {
-	pmsg_free(&c->req);
-	pmsg_free(&c->out);
+	test_msg_free(&c->req);
+	test_msg_free(&c->out);
 	sps_mbuf_free(&c->mb);
 }
 
@@ -80,8 +53,8 @@ static void wctx_free(struct wctx *c)
 /* Parse what the mbuf holds into c->out. */
 #define W_PARSE_OUT(c)                                                                  \
 	do {                                                                            \
-		pmsg_free(&(c)->out);                                                   \
-		int rc_ = pmsg_parse(&(c)->out, (c)->mb.buf, (c)->mb.len);              \
+		test_msg_free(&(c)->out);                                                   \
+		int rc_ = test_msg_parse(&(c)->out, (c)->mb.buf, (c)->mb.len);              \
 		if (rc_)                                                                \
 			W_FAIL(c, "written message does not parse (%d): %s", rc_,       \
 			       (c)->out.why ? (c)->out.why : "-");                      \
@@ -123,7 +96,7 @@ int test_sip_write_response(void)
 	memset(&c, 0, sizeof(c));
 	sps_mbuf_init(&c.mb, 0);
 
-	int rc = pmsg_parse(&c.req, invite, strlen(invite));
+	int rc = test_msg_parse(&c.req, invite, strlen(invite));
 	if (rc)
 		W_FAIL(&c, "request does not parse (%d): %s", rc, c.req.why ? c.req.why : "-");
 
@@ -180,7 +153,7 @@ int test_sip_write_response(void)
 	W_SLICE(&c, m->content_type, "application/sdp");
 	W_INT(&c, m->content_length, 5);
 	W_SLICE(&c, m->body, "v=0\r\n");
-	pmsg_free(&c.req);
+	test_msg_free(&c.req);
 
 	/* To that already has a tag keeps it (no second tag) */
 	const char *bye = "BYE sip:alice@client.atlanta.example.com SIP/2.0\r\n"
@@ -191,7 +164,7 @@ int test_sip_write_response(void)
 			  "Call-ID: a84b4c76e66710\r\n"
 			  "CSeq: 231 BYE\r\n"
 			  "Content-Length: 0\r\n\r\n";
-	rc = pmsg_parse(&c.req, bye, strlen(bye));
+	rc = test_msg_parse(&c.req, bye, strlen(bye));
 	if (rc)
 		W_FAIL(&c, "BYE does not parse (%d)", rc);
 	sps_mbuf_reset(&c.mb);
@@ -269,7 +242,7 @@ int test_sip_write_copy(void)
 	struct wctx c;
 	memset(&c, 0, sizeof(c));
 	sps_mbuf_init(&c.mb, 0);
-	int rc = pmsg_parse(&c.req, invite, strlen(invite));
+	int rc = test_msg_parse(&c.req, invite, strlen(invite));
 	if (rc)
 		W_FAIL(&c, "request does not parse (%d): %s", rc, c.req.why ? c.req.why : "-");
 
@@ -356,7 +329,7 @@ int test_sip_write_copy(void)
 	W_INT(&c, c.out.m->count[SPS_HDR_CONTENT_TYPE], 0);
 	W_INT(&c, c.out.m->content_length, 0);
 	W_INT(&c, c.out.m->body.l, 0);
-	pmsg_free(&c.req);
+	test_msg_free(&c.req);
 
 	/* a response going back (16.7 step 3): top Via removed */
 	const char *resp = "SIP/2.0 486 Busy Here\r\n"
@@ -367,7 +340,7 @@ int test_sip_write_copy(void)
 			   "Call-ID: 3848276298220188511@atlanta.example.com\r\n"
 			   "CSeq: 2 INVITE\r\n"
 			   "Content-Length: 0\r\n\r\n";
-	rc = pmsg_parse(&c.req, resp, strlen(resp));
+	rc = test_msg_parse(&c.req, resp, strlen(resp));
 	if (rc)
 		W_FAIL(&c, "response does not parse (%d)", rc);
 	struct sps_sip_edit e3 = {.drop_top_via = 1, .max_forwards = -1};
@@ -390,7 +363,7 @@ int test_sip_write_injection(void)
 	struct wctx c;
 	memset(&c, 0, sizeof(c));
 	sps_mbuf_init(&c.mb, 0);
-	int rc = pmsg_parse(&c.req, invite, strlen(invite));
+	int rc = test_msg_parse(&c.req, invite, strlen(invite));
 	if (rc)
 		W_FAIL(&c, "request does not parse (%d)", rc);
 	struct sps_sip_msg *m = c.req.m;
@@ -441,7 +414,7 @@ int test_sip_write_limits(void)
 	struct wctx c;
 	memset(&c, 0, sizeof(c));
 	sps_mbuf_init(&c.mb, 0);
-	int rc = pmsg_parse(&c.req, invite, strlen(invite));
+	int rc = test_msg_parse(&c.req, invite, strlen(invite));
 	if (rc)
 		W_FAIL(&c, "request does not parse (%d)", rc);
 
