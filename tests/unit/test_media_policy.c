@@ -5,6 +5,7 @@
 
 #include "media/policy.h"
 #include "test.h"
+#include "util.h"
 
 int test_media_policy_modes(void)
 {
@@ -181,16 +182,10 @@ int test_media_policy_answer(void)
 
 /* ---- the users.srtp column (store migration 3) ---- */
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "store/store.h"
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static int collect_srtp(const struct sps_user *u, void *arg)
 {
@@ -239,12 +234,5 @@ static int store_srtp(const char *dir)
 
 int test_media_policy_store(void)
 {
-	char dir[] = "/tmp/sipsec-srtp.XXXXXX";
-	if (!mkdtemp(dir))
-		TEST_FAIL("mkdtemp: %s", strerror(errno));
-	char data[64];
-	snprintf(data, sizeof(data), "%s/data", dir);
-	int rc = store_srtp(data);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return rc;
+	return test_with_datadir(store_srtp);
 }

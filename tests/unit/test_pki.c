@@ -4,7 +4,6 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,41 +22,13 @@
 #include "net/tls_ctx.h"
 #include "pki/pki.h"
 #include "test.h"
+#include "util.h"
 
 #define DOMAIN "sip.example.test"
 
 static const char *const test_ips[] = {"0.0.0.0", "192.0.2.10", "192.0.2.10"};
 static const struct sps_pki_names test_names = {
 	.domain = DOMAIN, .hostname = "pbx1", .ips = test_ips, .nips = 3};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* Run fn in a fresh temp dir, then remove the dir whatever the outcome. */
-static int with_tmpdir(int (*fn)(const char *dir))
-{
-	char dir[] = "/tmp/sipsec-pki.XXXXXX";
-	if (!mkdtemp(dir))
-		TEST_FAIL("mkdtemp: %s", strerror(errno));
-	char data[64];
-	snprintf(data, sizeof(data), "%s/data", dir);
-	int rc = fn(data);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	ERR_clear_error();
-	return rc;
-}
-
-static X509 *read_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	return x;
-}
 
 static unsigned file_mode(const char *path)
 {
@@ -89,7 +60,7 @@ static int generate(const char *data)
 	ASSERT(created);
 	ASSERT_INT_EQ(sps_pki_paths(data, &p), 0);
 
-	X509 *ca = read_cert(p.ca_cert), *sip = read_cert(p.sip_cert);
+	X509 *ca = test_read_cert(p.ca_cert), *sip = test_read_cert(p.sip_cert);
 	ASSERT(ca && sip);
 	/* CA: CA:TRUE, keyCertSign, self-signed, SHA-256 ECDSA */
 	ASSERT(X509_check_ca(ca) == 1);
@@ -146,7 +117,7 @@ static int generate(const char *data)
 	ASSERT_INT_EQ(unlink(p.sip_key), 0);
 	ASSERT_INT_EQ(sps_pki_ensure(data, &test_names, &created), 0);
 	ASSERT(created);
-	X509 *sip2 = read_cert(p.sip_cert), *ca2 = read_cert(p.ca_cert);
+	X509 *sip2 = test_read_cert(p.sip_cert), *ca2 = test_read_cert(p.ca_cert);
 	ASSERT(sip2 && ca2);
 	ASSERT_INT_EQ(X509_cmp(ca, ca2), 0);
 	ASSERT(X509_cmp(sip, sip2) != 0);
@@ -162,7 +133,7 @@ static int generate(const char *data)
 
 int test_pki_generate(void)
 {
-	return with_tmpdir(generate);
+	return test_with_datadir(generate);
 }
 
 static int refuse(const char *data)
@@ -197,7 +168,7 @@ static int refuse(const char *data)
 
 int test_pki_refuse(void)
 {
-	return with_tmpdir(refuse);
+	return test_with_datadir(refuse);
 }
 
 static int ip_domain(const char *data)
@@ -207,7 +178,7 @@ static int ip_domain(const char *data)
 	struct sps_pki_paths p;
 	ASSERT_INT_EQ(sps_pki_ensure(data, &n, NULL), 0);
 	ASSERT_INT_EQ(sps_pki_paths(data, &p), 0);
-	X509 *sip = read_cert(p.sip_cert);
+	X509 *sip = test_read_cert(p.sip_cert);
 	ASSERT(sip);
 	ASSERT_INT_EQ(X509_check_ip_asc(sip, "192.0.2.7", 0), 1);
 	ASSERT_INT_EQ(X509_check_ip_asc(sip, "2001:db8::5", 0), 1);
@@ -226,7 +197,7 @@ static int ip_domain(const char *data)
 
 int test_pki_ip_domain(void)
 {
-	return with_tmpdir(ip_domain);
+	return test_with_datadir(ip_domain);
 }
 
 static int describe(const char *data)
@@ -262,7 +233,7 @@ static int describe(const char *data)
 
 int test_pki_describe(void)
 {
-	return with_tmpdir(describe);
+	return test_with_datadir(describe);
 }
 
 /* ---- TLS over a socketpair ---- */
@@ -421,7 +392,7 @@ static int tls_resume(const char *data)
 
 int test_pki_tls_resume(void)
 {
-	return with_tmpdir(tls_resume);
+	return test_with_datadir(tls_resume);
 }
 
 static int tls_refuse(const char *data)
@@ -470,7 +441,7 @@ static int tls_refuse(const char *data)
 
 int test_pki_tls_refuse(void)
 {
-	return with_tmpdir(tls_refuse);
+	return test_with_datadir(tls_refuse);
 }
 
 /* Certificate reload (issue 7): a context made by sps_tls_ctx_server_reload
@@ -502,7 +473,7 @@ static int tls_reload(const char *data)
 	ASSERT_INT_EQ(conn_run(&k, nctx, cctx, DOMAIN, NULL), 0);
 	X509 *after = SSL_get1_peer_certificate(k.c);
 	ASSERT(before && after && X509_cmp(before, after) != 0);
-	X509 *renewed = read_cert(p.sip_cert);
+	X509 *renewed = test_read_cert(p.sip_cert);
 	ASSERT(renewed && X509_cmp(after, renewed) == 0);
 	conn_free(&k);
 	/* the old session resumes on the new context */
@@ -541,5 +512,5 @@ static int tls_reload(const char *data)
 
 int test_pki_tls_reload(void)
 {
-	return with_tmpdir(tls_reload);
+	return test_with_datadir(tls_reload);
 }

@@ -3,7 +3,6 @@
  * OpenSSL API, signed by the built-in CA of a temp data dir. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,37 +17,11 @@
 
 #include "pki/pki_int.h"
 #include "test.h"
+#include "util.h"
 
 #define DOMAIN "sip.example.test"
 
 static const struct sps_pki_names names = {.domain = DOMAIN, .hostname = "pbx1"};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int with_tmpdir(int (*fn)(const char *dir))
-{
-	char dir[] = "/tmp/sipsec-pkiimp.XXXXXX";
-	if (!mkdtemp(dir))
-		TEST_FAIL("mkdtemp: %s", strerror(errno));
-	char data[64];
-	snprintf(data, sizeof(data), "%s/data", dir);
-	int rc = fn(data);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	ERR_clear_error();
-	return rc;
-}
-
-static X509 *read_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-	if (f)
-		fclose(f);
-	return x;
-}
 
 static EVP_PKEY *read_key(const char *path)
 {
@@ -129,7 +102,7 @@ static int fixture_init(const char *data, struct fixture *f)
 	memset(f, 0, sizeof(*f));
 	ASSERT_INT_EQ(sps_pki_ensure(data, &names, NULL), 0);
 	ASSERT_INT_EQ(sps_pki_paths(data, &f->p), 0);
-	ASSERT((f->ca = read_cert(f->p.ca_cert)) != NULL);
+	ASSERT((f->ca = test_read_cert(f->p.ca_cert)) != NULL);
 	ASSERT((f->ca_key = read_key(f->p.ca_key)) != NULL);
 	ASSERT((f->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) != NULL);
 	f->o = (struct sps_pki_check_opts){.domain = DOMAIN, .ca_file = f->p.ca_cert};
@@ -305,7 +278,7 @@ static int checks(const char *data)
 	ASSERT(strstr(rep.r[SPS_PKI_CHECK_CHAIN].text, "2 certificates up to the trusted CA") !=
 	       NULL);
 	/* leaf, CA, intermediate: out of order */
-	X509 *ca2 = read_cert(f.p.ca_cert);
+	X509 *ca2 = test_read_cert(f.p.ca_cert);
 	ASSERT(ca2 && sk_X509_insert(b->certs, ca2, 1));
 	ASSERT_INT_EQ(sps_pki_check(b, &f.o, &rep), 0);
 	ASSERT_INT_EQ(sps_pki_report_failed(&rep), SPS_PKI_CHECK_CHAIN);
@@ -324,7 +297,7 @@ static int checks(const char *data)
 
 int test_pki_import_checks(void)
 {
-	return with_tmpdir(checks);
+	return test_with_datadir(checks);
 }
 
 static int files_equal(const char *a, const char *b)
@@ -356,9 +329,9 @@ static int install_renew_rollback(const char *data)
 	ASSERT_INT_EQ(sps_pki_rollback(data), ENOENT);
 
 	/* renew: same subject and names, new key, 0600, previous kept */
-	X509 *old = read_cert(f.p.sip_cert);
+	X509 *old = test_read_cert(f.p.sip_cert);
 	ASSERT_INT_EQ(sps_pki_renew(data), 0);
-	X509 *renewed = read_cert(f.p.sip_cert);
+	X509 *renewed = test_read_cert(f.p.sip_cert);
 	ASSERT(old && renewed);
 	ASSERT_INT_EQ(X509_NAME_cmp(X509_get_subject_name(old), X509_get_subject_name(renewed)), 0);
 	int i1 = X509_get_ext_by_NID(old, NID_subject_alt_name, -1);
@@ -419,7 +392,7 @@ static int install_renew_rollback(const char *data)
 	ASSERT_INT_EQ(sps_pki_paths(data2, &p2), 0);
 	ASSERT_INT_EQ(sps_pki_ensure(data2, &names, &created), 0);
 	ASSERT(created);
-	X509 *kept = read_cert(p2.sip_cert);
+	X509 *kept = test_read_cert(p2.sip_cert);
 	ASSERT(kept && X509_cmp(kept, self) == 0);
 	ASSERT(access(p2.ca_cert, F_OK) == 0 && access(p2.ca_key, F_OK) == 0);
 	X509_free(kept);
@@ -434,5 +407,5 @@ static int install_renew_rollback(const char *data)
 
 int test_pki_import_install(void)
 {
-	return with_tmpdir(install_renew_rollback);
+	return test_with_datadir(install_renew_rollback);
 }

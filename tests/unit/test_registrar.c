@@ -2,7 +2,6 @@
  * with sps_sip_msg_parse, processed against a real SQLite store in a temp
  * dir, committed like the server's group commit does. */
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "sip/msg.h"
 #include "store/store.h"
 #include "test.h"
+#include "util.h"
 
 #define T0 1700000000LL /* "now" of the tests */
 
@@ -35,17 +35,12 @@ struct call {
 
 static const struct sps_reg_origin udp_origin = {"udp", "192.0.2.10:5060", "192.0.2.1:5060", 0};
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void env_close(struct env *e)
 {
 	sps_registrar_free(e->r);
 	sps_store_close(e->st);
 	if (e->tmp[0])
-		nftw(e->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		test_rmtree(e->tmp);
 	memset(e, 0, sizeof(*e));
 }
 

@@ -21,4 +21,14 @@ struct test_msg {
 int test_msg_parse(struct test_msg *p, const char *s, size_t len);
 void test_msg_free(struct test_msg *p);
 
+/* Remove dir and everything below it. */
+void test_rmtree(const char *dir);
+/* Run fn with the path of a data dir (not yet created) inside a fresh temp
+ * dir, then remove the temp dir whatever the outcome. Returns fn's result. */
+int test_with_datadir(int (*fn)(const char *data));
+
+struct x509_st;
+/* The first certificate of a PEM file, or NULL. */
+struct x509_st *test_read_cert(const char *path);
+
 #endif
