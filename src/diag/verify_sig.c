@@ -273,6 +273,31 @@ static struct sps_slice crude_header(const char *d, size_t len, const char *name
 	return SPS_SLICE_NULL;
 }
 
+/* "user@host" of the first sip:/sips: URI in a header value the parser
+ * refused (a repeated URI parameter, say), or NULL. Visible ASCII only. */
+static char *crude_user(struct sps_slice h)
+{
+	for (size_t i = 0; i + 4 < h.l; i++) {
+		size_t k = i + 4;
+		if (strncasecmp(h.p + i, "sip:", 4) != 0) {
+			if (strncasecmp(h.p + i, "sips:", 5) != 0)
+				continue;
+			k = i + 5;
+		}
+		size_t at = 0, e = k;
+		for (; e < h.l && h.p[e] > 0x20 && h.p[e] < 0x7f && !strchr(">;?,", h.p[e]); e++) {
+			if (h.p[e] == ':' && at)
+				break; /* the port */
+			if (h.p[e] == '@' && !at)
+				at = e;
+		}
+		if (!at || at == k || at + 1 == e)
+			return NULL;
+		return sps__strndup(h.p + k, e - k);
+	}
+	return NULL;
+}
+
 /* A message the strict parser refused may still carry an SDP with keys: the
  * leak must not go unreported because of an odd header. Scan what follows
  * the blank line, under the Call-ID found by a plain search. */
@@ -281,12 +306,20 @@ static void unparsed_sdp(struct sps__verify *v, struct sps__flow *f, const char 
 	const char *b = memmem(d, len, "\r\n\r\n", 4);
 	if (!b || !memmem(b, len - (size_t)(b - d), "\na=crypto:", 10))
 		return;
-	struct sps_slice id = crude_header(d, (size_t)(b - d) + 2, "Call-ID", 'i');
+	size_t hl = (size_t)(b - d) + 2;
+	struct sps_slice id = crude_header(d, hl, "Call-ID", 'i');
 	if (!id.l)
 		id = SPS_SLICE_LIT("(no Call-ID)");
 	struct sps__call *c = call_get(v, id);
-	if (c)
-		sdp_scan(f, c, sps_slice_make(b + 4, len - (size_t)(b - d) - 4));
+	if (!c)
+		return;
+	if (!c->from)
+		c->from = crude_user(crude_header(d, hl, "From", 'f'));
+	if (!c->to)
+		c->to = crude_user(crude_header(d, hl, "To", 't'));
+	add_user(f, crude_user(crude_header(d, hl, "From", 'f')));
+	add_user(f, crude_user(crude_header(d, hl, "To", 't')));
+	sdp_scan(f, c, sps_slice_make(b + 4, len - (size_t)(b - d) - 4));
 }
 
 void sps__sip_message(struct sps__verify *v, struct sps__flow *f, const uint8_t *d, size_t len)

@@ -1,5 +1,6 @@
 # Shared helpers for integration tests (sourced). Every test gets a temp dir $T
-# that is removed at exit, with any server it started stopped.
+# that is removed at exit (kept when SPS_KEEP_TMP=1, for a post-mortem), with
+# any server it started stopped.
 set -euo pipefail
 : "${SIPSEC:?SIPSEC must name the sipsec binary}"
 T=$(mktemp -d /tmp/sipsec-it.XXXXXX)
@@ -10,7 +11,7 @@ cleanup() {
 	for p in "${SPS_PIDS[@]:-}"; do
 		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
-	rm -rf "$T"
+	if [ "${SPS_KEEP_TMP:-0}" = 1 ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 	exit $status
 }
 trap cleanup EXIT
