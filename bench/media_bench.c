@@ -1,7 +1,11 @@
 /* bench/media_bench: how fast the SRTP media relay (src/media) moves
  * packets, next to the raw libsrtp rate on the same machine.
  *
- *   build/release/bench/media_bench [-t SECONDS] [-n STREAMS]
+ *   build/release/bench/media_bench [-t SECONDS] [-n STREAMS] [--stock-libsrtp]
+ *
+ * libsrtp runs sipsec's OpenSSL crypto kernels (src/media/srtp_ossl.c), as
+ * in sipsec serve; --stock-libsrtp leaves the library's own in place (on
+ * Debian: NSS), for comparison.
  *
  * 1. raw libsrtp: one thread unprotects and protects 172-byte SRTP packets
  *    (AES_CM_128_HMAC_SHA1_80: 12-byte RTP header, 150 bytes of payload,
@@ -349,13 +353,17 @@ int main(int argc, char **argv)
 {
 	double secs = 2;
 	int many = 100;
+	bool stock = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
 			secs = atof(argv[++i]);
 		else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
 			many = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--stock-libsrtp") == 0)
+			stock = true;
 		else {
-			fprintf(stderr, "usage: media_bench [-t SECONDS] [-n STREAMS]\n");
+			fprintf(stderr,
+				"usage: media_bench [-t SECONDS] [-n STREAMS] [--stock-libsrtp]\n");
 			return 2;
 		}
 	}
@@ -363,11 +371,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "media_bench: -t 0..60 seconds, -n 2..%d streams\n", MAX_STREAMS);
 		return 2;
 	}
+	if (stock)
+		sps_srtp_use_stock_kernels();
 	if (sps_srtp_init()) {
 		fprintf(stderr, "media_bench: libsrtp init failed\n");
 		return 1;
 	}
 	int rc = 0;
+	printf("crypto kernels: %s\n", stock ? "libsrtp's own (--stock-libsrtp)"
+					     : "sipsec's OpenSSL EVP kernels (media/srtp_ossl.c)");
 	printf("raw libsrtp, one thread, %d-byte SRTP packets:\n", PKT_SRTP);
 	rc |= raw_rate(SPS_SRTP_AES_CM_128_HMAC_SHA1_80, secs);
 	rc |= raw_rate(SPS_SRTP_AES_CM_128_HMAC_SHA1_32, secs / 2);

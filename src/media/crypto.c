@@ -1,5 +1,6 @@
 /* media/crypto: libsrtp2 contexts for the SDES suites, key generation. */
 #include "media/crypto.h"
+#include "media/srtp_ossl.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -50,10 +51,20 @@ size_t sps_srtp_key_len(enum sps_srtp_suite s)
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_err;
+static bool stock_kernels; /* set before init only (benchmarks) */
 
+/* libsrtp, then our OpenSSL kernels in place of its own (srtp_ossl.c says
+ * why), before any session exists. */
 static void do_init(void)
 {
 	init_err = srtp_init() == srtp_err_status_ok ? 0 : EIO;
+	if (!init_err && !stock_kernels)
+		init_err = sps__srtp_ossl_install();
+}
+
+void sps_srtp_use_stock_kernels(void)
+{
+	stock_kernels = true;
 }
 
 int sps_srtp_init(void)

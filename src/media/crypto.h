@@ -47,8 +47,12 @@ enum sps_srtp_suite sps_srtp_suite_parse(struct sps_slice s);
 /* Length of master key + salt of suite s (30, 30, 28, 44), 0 for NONE. */
 size_t sps_srtp_key_len(enum sps_srtp_suite s);
 
-/* Initialise libsrtp (once per process). Returns 0 or EIO. */
+/* Initialise libsrtp (once per process) with our OpenSSL crypto kernels
+ * in place of its own (media/srtp_ossl.c). Returns 0 or EIO. */
 int sps_srtp_init(void);
+/* For benchmarks: leave libsrtp's own kernels in place (Debian: NSS).
+ * Takes effect only when called before the first sps_srtp_init. */
+void sps_srtp_use_stock_kernels(void);
 /* Fill k with fresh random key material for suite (OpenSSL RAND_bytes, a
  * CSPRNG), no MKI. Returns 0, EINVAL or EIO. */
 int sps_srtp_keygen(struct sps_srtp_key *k, enum sps_srtp_suite suite);

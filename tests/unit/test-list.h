@@ -136,6 +136,8 @@ TEST(diag_verify_cleanup)
 /* media */
 TEST(media_suites)
 TEST(media_srtp_roundtrip)
+TEST(media_srtp_ossl_kat)
+TEST(media_srtp_ossl_packet)
 TEST(media_relay_transcrypt)
 TEST(media_relay_bridge)
 TEST(media_relay_latch)
