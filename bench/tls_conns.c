@@ -3,26 +3,31 @@
  * it completes. One command: it starts the server itself (temp data dir,
  * 127.0.0.1, free ports, limits raised to fit -n), drives it, and stops it.
  *
- *   build/release/bench/tls_conns [-n 10000] [-s build/release/sipsec]
+ *   build/release/bench/tls_conns [-n 10000] [-V 1.3|1.2] [-s build/release/sipsec]
  *
  * Every client verifies the server against DATA/certs/ca.pem and its IP SAN
- * 127.0.0.1 (TLS 1.3 unless the server says otherwise). A handshake counts
- * once the server has answered a CRLFCRLF keep-alive ping on the new
- * connection with its CRLF pong (RFC 5626 4.4.1): then the server has
+ * 127.0.0.1, and speaks only the TLS version of -V (1.3 by default; 1.2 is
+ * what many deployed phones speak, with RFC 5077 session tickets). A
+ * handshake counts once the server has answered a CRLFCRLF keep-alive ping
+ * on the new connection with its CRLF pong (RFC 5626 4.4.1): then the server has
  * finished its side and handed the connection to its SIP loop, so none of
- * the server's work is left out. (A NewSessionTicket is no such signal: the
- * server sends none after a resumption.)
+ * the server's work is left out. (A NewSessionTicket is no such signal: a
+ * TLS 1.2 resumption under the current ticket key gets none.)
  *
  * 1. Warm-up: 64 handshakes, closed; one session ticket kept for step 4.
- * 2. rss_before: server VmRSS once it is quiet. Then N connections are
- *    handshaken (non-blocking, epoll, -c in flight per client thread),
- *    pinged once, and held open and silent, like phones between two
+ * 2. (skipped with -n 0) rss_before: server VmRSS once it is quiet. Then N
+ *    connections are handshaken (non-blocking, epoll, -c in flight per
+ *    client thread), pinged once, and held open and silent, like phones between two
  *    keep-alives; rss_after once the server's RSS is stable.
  *    bytes_per_conn = (rss_after - rss_before) / N.
  * 3. full_handshakes_per_s: fresh connections for -d seconds (at most -m),
- *    each reset (RST: no TIME_WAIT) as soon as its pong arrived.
+ *    each reset (RST: no TIME_WAIT) as soon as its pong arrived. The -d
+ *    seconds are 1 s slices that alternate with those of step 4, so that
+ *    both rates see the same load from other programs; the handshakes in
+ *    flight at the end of a slice are finished and counted.
  * 4. resumed_handshakes_per_s: the same with SSL_set_session(the ticket of
  *    step 1); connections the server did not resume are reported apart.
+ *    -R full or -R resumed runs only one of 3. and 4. (for profiling).
  * Client and server share the machine's cores: the server's and the
  * client's CPU time per handshake are printed so the server's own cost can
  * be read apart from the client's.
@@ -70,6 +75,7 @@
 #include "bench_serve.h"
 #define RSS_QUIET_KB 64 /* "stable": moved less than this over QUIET_SAMPLES */
 #define QUIET_SAMPLES 10 /* of 100 ms */
+#define DRAIN_S 10.0	 /* at most, for the handshakes in flight at a slice's end */
 
 /* ---- the server process, seen through /proc ---- */
 
@@ -87,6 +93,46 @@ static long proc_rss_kb(pid_t pid)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/* CPU seconds (user + system) of pid's SIP loop thread (the main thread)
+ * into *sip and of its TLS handshake workers (threads named "sps-tls-N")
+ * into *hs. Returns 0, or -1 when /proc could not be read. */
+static int proc_thread_cpu(pid_t pid, double *sip, double *hs)
+{
+	char path[96], buf[512];
+	*sip = *hs = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	for (int i = 0; i < 4096; i++) {
+		struct dirent *e = readdir(d);
+		if (!e)
+			break;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/stat", (long)pid, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
+		unsigned long ut, st;
+		if (!lp || !rp ||
+		    sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+			   &st) != 2)
+			continue;
+		double s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+		if (atol(e->d_name) == (long)pid)
+			*sip += s;
+		else if (strncmp(lp + 1, "sps-tls-", 8) == 0)
+			*hs += s;
+	}
+	closedir(d);
+	return 0;
 }
 
 /* Open descriptors of pid, or -1. */
@@ -147,6 +193,19 @@ static long wait_quiet(pid_t pid, long fds_min, long fds_max, bool *quiet)
 	return rss;
 }
 
+/* Wait until pid holds at most fds_max descriptors (polled every 20 ms, at
+ * most timeout_s). */
+static void wait_fds(pid_t pid, long fds_max, double timeout_s)
+{
+	double end = now_s() + timeout_s;
+	for (int i = 0; i < 100000 && now_s() < end && !g_stop; i++) {
+		long fds = proc_fds(pid);
+		if (fds < 0 || fds <= fds_max)
+			return;
+		sleep_ms(20);
+	}
+}
+
 /* ---- client connections ---- */
 
 /* One phase of the benchmark, shared by the client threads (read-only
@@ -161,7 +220,9 @@ struct phase {
 	bool capture;		 /* keep the first session ticket in g_session */
 	unsigned total;		 /* connections to start in all */
 	unsigned inflight;	 /* handshakes in flight per thread */
-	double deadline;	 /* CLOCK_MONOTONIC */
+	double deadline;	 /* CLOCK_MONOTONIC: no new connection after it */
+	double drain_s;		 /* then as long for those in flight to finish;
+				    0: dropped at the deadline, not counted */
 	atomic_uint started, done, failed, not_resumed;
 };
 
@@ -381,7 +442,8 @@ static void *worker_main(void *arg)
 	if (epfd < 0)
 		return NULL;
 	for (unsigned long it = 0; it < LOOP_MAX && !g_stop; it++) {
-		bool time_left = now_s() < ph->deadline;
+		double now = now_s();
+		bool time_left = now < ph->deadline;
 		/* keep inflight handshakes going while connections are left */
 		for (unsigned k = 0; time_left && w->nactive < ph->inflight && k < MAX_INFLIGHT; k++) {
 			if (atomic_fetch_add(&ph->started, 1) >= ph->total)
@@ -397,7 +459,7 @@ static void *worker_main(void *arg)
 			if (r != 0)
 				cl_finish(w, c, r, epfd);
 		}
-		if (!w->nactive || !time_left)
+		if (!w->nactive || now >= ph->deadline + ph->drain_s)
 			break;
 		int n = epoll_wait(epfd, evs, EPOLL_BATCH, 100);
 		for (int i = 0; i < n; i++) {
@@ -407,7 +469,8 @@ static void *worker_main(void *arg)
 				cl_finish(w, c, r, epfd);
 		}
 	}
-	/* out of time: what is still in flight is dropped, not counted */
+	/* out of time (or drain time): what is still in flight is dropped, not
+	 * counted */
 	while (w->nactive) {
 		struct cl *c = w->active[w->nactive - 1];
 		w->nactive--;
@@ -484,14 +547,17 @@ static pid_t start_server(const char *sipsec, const char *dir, unsigned tls_port
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: tls_conns [-n N] [-s SIPSEC] [-t THREADS] [-c INFLIGHT] [-d SECS] [-m MAX]\n"
-		"                 [-w WORKERS] [-a PORT -D DATA [-H HOST]]\n"
-		"  -n N        idle TLS connections to hold (10000)\n"
+		"usage: tls_conns [-n N] [-V 1.2|1.3] [-s SIPSEC] [-t THREADS] [-c INFLIGHT] [-d SECS]\n"
+		"                 [-m MAX] [-R full|resumed] [-w WORKERS] [-a PORT -D DATA [-H HOST]]\n"
+		"  -n N        idle TLS connections to hold (10000; 0 skips the memory run)\n"
+		"  -V VERSION  the TLS version the clients speak: 1.3 (default) or 1.2\n"
 		"  -s SIPSEC   the sipsec binary to start (default: ../sipsec next to this program)\n"
 		"  -t THREADS  client threads (2)\n"
 		"  -c INFLIGHT handshakes in flight per client thread (32)\n"
-		"  -d SECS     seconds of each handshake-rate run (5)\n"
+		"  -d SECS     seconds of each handshake-rate run, in 1 s slices that alternate\n"
+		"              full and resumed (5)\n"
 		"  -m MAX      handshakes at most in each rate run (100000)\n"
+		"  -R PHASE    run only the full or only the resumed handshake-rate run\n"
 		"  -w WORKERS  the server's --handshake-workers (default: its own default)\n"
 		"  -a PORT     attach to a running server's TLS PORT instead of starting one;\n"
 		"  -D DATA     ...its data dir (pid file, certs/ca.pem); verifies host -H\n"
@@ -509,12 +575,14 @@ static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 	return true;
 }
 
-static SSL_CTX *client_ctx(const char *ca)
+static SSL_CTX *client_ctx(const char *ca, int version)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx)
 		return NULL;
-	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+	if (SSL_CTX_set_min_proto_version(ctx, version) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, version) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -529,6 +597,7 @@ static SSL_CTX *client_ctx(const char *ca)
 int main(int argc, char **argv)
 {
 	unsigned n = 10000, nthreads = 2, inflight = 32, secs = 5, max_hs = 100000, port = 0;
+	int version = TLS1_3_VERSION, only = -1; /* -R: 0 full, 1 resumed */
 	const char *sipsec = NULL, *workers = NULL, *attach_data = NULL, *host = "127.0.0.1";
 	char self[PATH_MAX], sipsec_buf[PATH_MAX + 16], dir[] = "/tmp/sps-bench.XXXXXX";
 	char data[PATH_MAX], ca[PATH_MAX + 16];
@@ -537,10 +606,26 @@ int main(int argc, char **argv)
 	int rc = 1, opt;
 	unsigned tmp;
 
-	while ((opt = getopt(argc, argv, "n:s:t:c:d:m:w:a:D:H:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:V:s:t:c:d:m:R:w:a:D:H:h")) != -1) {
 		switch (opt) {
 		case 'n':
-			if (!parse_uint(optarg, 1, 1000000, &n))
+			if (!parse_uint(optarg, 0, 1000000, &n))
+				goto bad;
+			break;
+		case 'V':
+			if (strcmp(optarg, "1.3") == 0)
+				version = TLS1_3_VERSION;
+			else if (strcmp(optarg, "1.2") == 0)
+				version = TLS1_2_VERSION;
+			else
+				goto bad;
+			break;
+		case 'R':
+			if (strcmp(optarg, "full") == 0)
+				only = 0;
+			else if (strcmp(optarg, "resumed") == 0)
+				only = 1;
+			else
 				goto bad;
 			break;
 		case 's':
@@ -639,7 +724,7 @@ int main(int argc, char **argv)
 			goto out;
 	}
 	snprintf(ca, sizeof(ca), "%s/certs/ca.pem", data);
-	SSL_CTX *ctx = client_ctx(ca);
+	SSL_CTX *ctx = client_ctx(ca, version);
 	if (!ctx) {
 		fprintf(stderr, "tls_conns: cannot load the CA %s\n", ca);
 		goto out;
@@ -673,59 +758,99 @@ int main(int argc, char **argv)
 	       "client; client: %u threads x %u handshakes in flight\n",
 	       (long)pid, port, g_proto, cpus, nthreads, inflight);
 
-	/* 2. memory per idle connection */
-	long rss0 = wait_quiet(pid, 0, fds0, &quiet);
-	if (!quiet)
-		printf("# the server did not settle before the run (fds %ld, expected %ld)\n",
-		       proc_fds(pid), fds0);
+	/* 2. memory per idle connection (-n 0: skipped) */
 	struct cl **kept = NULL;
 	unsigned nkept = 0;
-	ph = base;
-	ph.keep = true;
-	ph.total = n;
-	ph.inflight = inflight;
-	ph.deadline = now_s() + 120 + n / 100.0;
-	double hold_s = run_phase(&ph, nthreads, &kept, &nkept);
-	long rss1 = wait_quiet(pid, fds0 + nkept, fds0 + nkept, &quiet);
-	long fds1 = proc_fds(pid);
-	if (rss0 < 0 || rss1 < 0) {
-		fprintf(stderr, "tls_conns: cannot read /proc/%ld/status\n", (long)pid);
-		goto out_kept;
-	}
-	printf("tls_conns: N=%u rss_before_kb=%ld rss_after_kb=%ld bytes_per_conn=%.0f\n", nkept,
-	       rss0, rss1, nkept ? (double)(rss1 - rss0) * 1024.0 / nkept : 0.0);
-	printf("# held %u of %u connections (%u failed) in %.1f s; server fds %ld -> %ld%s\n", nkept,
-	       n, atomic_load(&ph.failed), hold_s, fds0, fds1,
-	       quiet ? "" : "; RSS had not settled");
-	for (unsigned i = 0; i < nkept; i++)
-		cl_free(kept[i], true);
-	free(kept);
-	kept = NULL;
-	long rss2 = wait_quiet(pid, 0, fds0, &quiet);
-	printf("# after closing them: rss_kb=%ld%s\n", rss2, quiet ? "" : " (not settled)");
-
-	/* 3. and 4. handshake rates */
-	double rate[2] = {0, 0};
-	for (int resumed = 0; resumed < 2 && !g_stop; resumed++) {
+	if (n > 0) {
+		long rss0 = wait_quiet(pid, 0, fds0, &quiet);
+		if (!quiet)
+			printf("# the server did not settle before the run (fds %ld, expected %ld)\n",
+			       proc_fds(pid), fds0);
 		ph = base;
-		ph.resume = resumed ? g_session : NULL;
-		ph.total = max_hs;
+		ph.keep = true;
+		ph.total = n;
 		ph.inflight = inflight;
-		double s_cpu0 = proc_cpu_s(pid), c_cpu0 = self_cpu_s();
-		ph.deadline = now_s() + secs;
-		double el = run_phase(&ph, nthreads, NULL, NULL);
-		double s_cpu = proc_cpu_s(pid) - s_cpu0, c_cpu = self_cpu_s() - c_cpu0;
-		unsigned done = atomic_load(&ph.done);
-		rate[resumed] = el > 0 ? done / el : 0;
+		ph.deadline = now_s() + 120 + n / 100.0;
+		double hold_s = run_phase(&ph, nthreads, &kept, &nkept);
+		long rss1 = wait_quiet(pid, fds0 + nkept, fds0 + nkept, &quiet);
+		long fds1 = proc_fds(pid);
+		if (rss0 < 0 || rss1 < 0) {
+			fprintf(stderr, "tls_conns: cannot read /proc/%ld/status\n", (long)pid);
+			goto out_kept;
+		}
+		printf("tls_conns: N=%u rss_before_kb=%ld rss_after_kb=%ld bytes_per_conn=%.0f\n", nkept,
+		       rss0, rss1, nkept ? (double)(rss1 - rss0) * 1024.0 / nkept : 0.0);
+		printf("# held %u of %u connections (%u failed) in %.1f s; server fds %ld -> %ld%s\n", nkept,
+		       n, atomic_load(&ph.failed), hold_s, fds0, fds1,
+		       quiet ? "" : "; RSS had not settled");
+		for (unsigned i = 0; i < nkept; i++)
+			cl_free(kept[i], true);
+		free(kept);
+		kept = NULL;
+		long rss2 = wait_quiet(pid, 0, fds0, &quiet);
+		printf("# after closing them: rss_kb=%ld%s\n", rss2, quiet ? "" : " (not settled)");
+	}
+
+	/* 3. and 4. handshake rates: -d seconds of each, in slices of one second
+	 * that alternate full and resumed, so that both see the same load from
+	 * whatever else runs on the machine. A slice starts no handshake after
+	 * its second and lets those in flight finish: every handshake the
+	 * server worked on is counted, and its CPU time is divided by them. */
+	struct tally {
+		unsigned started, done, failed, not_resumed;
+		double el, s_cpu, c_cpu, sip, hs;
+	} tl[2];
+	memset(tl, 0, sizeof(tl));
+	for (unsigned sl = 0; sl < secs && !g_stop; sl++) {
+		for (int resumed = 0; resumed < 2 && !g_stop; resumed++) {
+			struct tally *t = &tl[resumed];
+			if ((only >= 0 && resumed != only) || t->started >= max_hs)
+				continue;
+			ph = base;
+			ph.resume = resumed ? g_session : NULL;
+			ph.total = max_hs - t->started;
+			ph.inflight = inflight;
+			ph.drain_s = DRAIN_S;
+			double sip0, hs0, sip1, hs1;
+			double s_cpu0 = proc_cpu_s(pid), c_cpu0 = self_cpu_s();
+			(void)proc_thread_cpu(pid, &sip0, &hs0);
+			ph.deadline = now_s() + 1;
+			t->el += run_phase(&ph, nthreads, NULL, NULL);
+			t->s_cpu += proc_cpu_s(pid) - s_cpu0;
+			t->c_cpu += self_cpu_s() - c_cpu0;
+			(void)proc_thread_cpu(pid, &sip1, &hs1);
+			t->sip += sip1 - sip0;
+			t->hs += hs1 - hs0;
+			unsigned st = atomic_load(&ph.started);
+			t->started += st < ph.total ? st : ph.total;
+			t->done += atomic_load(&ph.done);
+			t->failed += atomic_load(&ph.failed);
+			t->not_resumed += atomic_load(&ph.not_resumed);
+			wait_fds(pid, fds0, QUIET_TIMEOUT_S); /* the resets drained */
+		}
+	}
+	double rate[2] = {0, 0}, srv_us[2] = {0, 0};
+	for (int resumed = 0; resumed < 2 && !g_stop; resumed++) {
+		struct tally *t = &tl[resumed];
+		if (only >= 0 && resumed != only)
+			continue;
+		rate[resumed] = t->el > 0 ? t->done / t->el : 0;
+		srv_us[resumed] = t->done ? t->s_cpu * 1e6 / t->done : 0;
 		printf("%s_handshakes_per_s=%.0f\n", resumed ? "resumed" : "full", rate[resumed]);
 		printf("# %s: %u in %.2f s, %u failed, %u not resumed; server cpu %.0f us/handshake "
-		       "(%.0f%% of one core), client cpu %.0f us/handshake\n",
-		       resumed ? "resumed" : "full", done, el, atomic_load(&ph.failed),
-		       atomic_load(&ph.not_resumed), done ? s_cpu * 1e6 / done : 0,
-		       el > 0 ? 100.0 * s_cpu / el : 0, done ? c_cpu * 1e6 / done : 0);
-		(void)wait_quiet(pid, 0, fds0, &quiet); /* the resets drained */
+		       "(%.0f%% of one core; SIP thread %.0f us, handshake workers %.0f us), "
+		       "client cpu %.0f us/handshake\n",
+		       resumed ? "resumed" : "full", t->done, t->el, t->failed, t->not_resumed,
+		       srv_us[resumed], t->el > 0 ? 100.0 * t->s_cpu / t->el : 0,
+		       t->done ? t->sip * 1e6 / t->done : 0, t->done ? t->hs * 1e6 / t->done : 0,
+		       t->done ? t->c_cpu * 1e6 / t->done : 0);
 	}
-	printf("ratio=%.2f\n", rate[0] > 0 ? rate[1] / rate[0] : 0);
+	if (only < 0) {
+		printf("ratio=%.2f\n", rate[0] > 0 ? rate[1] / rate[0] : 0);
+		/* what the ratio would be for a server whose clients run elsewhere
+		 * and whose CPU is the limit: its CPU per full / per resumed */
+		printf("server_cpu_ratio=%.2f\n", srv_us[1] > 0 ? srv_us[0] / srv_us[1] : 0);
+	}
 	rc = g_stop ? 1 : 0;
 out_kept:
 	for (unsigned i = 0; i < nkept && kept; i++)

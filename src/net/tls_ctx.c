@@ -75,6 +75,10 @@ struct tk_state {
 
 static int tk_index = -1;
 static pthread_once_t tk_once = PTHREAD_ONCE_INIT;
+/* AES-256-CBC fetched once for the process: EVP_aes_256_cbc() would make
+ * every ticket encryption and decryption look the cipher up again (OpenSSL 3
+ * "implicit fetch"). NULL when the fetch failed: then the legacy one. */
+static EVP_CIPHER *tk_cipher;
 
 static void tk_state_free(struct tk_state *st)
 {
@@ -96,6 +100,8 @@ static void tk_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, lon
 static void tk_index_init(void)
 {
 	tk_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, tk_ex_free);
+	tk_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	ERR_clear_error();
 }
 
 static int tk_key_new(struct tk_key *k, time_t now)
@@ -316,7 +322,7 @@ static int tk_callback(SSL *s, unsigned char key_name[16], unsigned char *iv,
 		       EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
 	struct tk_state *st = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), tk_index);
-	const EVP_CIPHER *cipher = EVP_aes_256_cbc();
+	const EVP_CIPHER *cipher = tk_cipher ? tk_cipher : EVP_aes_256_cbc();
 	int ret = -1;
 
 	if (!st)
@@ -382,6 +388,23 @@ static int ctx_common(SSL_CTX *ctx)
 	return 0;
 }
 
+/* Info callback of server contexts, which read ahead: OpenSSL reads what
+ * the socket holds with one read(2) instead of one per record header and one
+ * per body (the ClientHello in one read, not two; a TLS 1.2 client's second
+ * flight in one, not four to six; one per burst of records after; net/conn
+ * drains what SSL_has_pending reports). Once TLS 1.3 is chosen (before
+ * anything after the ClientHello is read) reading ahead stops: bytes read
+ * past the client's Finished would stay inside the SSL and keep net/tls13
+ * from taking the connection over. TLS 1.2 connections keep their SSL. */
+static void info_callback(const SSL *s, int where, int ret)
+{
+	/* Before the ClientHello is processed SSL_version says TLS 1.3 whatever
+	 * the client speaks: wait for the state after it. */
+	if ((where & SSL_CB_LOOP) && SSL_get_state(s) != TLS_ST_BEFORE &&
+	    SSL_version(s) == TLS1_3_VERSION && SSL_get_read_ahead(s))
+		SSL_set_read_ahead((SSL *)s, 0);
+}
+
 /* Accept any server name for now: one certificate serves the domain, the host
  * name and the addresses. This is where a certificate per name will be chosen. */
 static int sni_callback(SSL *s, int *alert, void *arg)
@@ -440,6 +463,12 @@ static int server_ctx_new(const struct sps_tls_conf *conf, struct tk_state *shar
 	if ((rc = ctx_common(ctx)) != 0)
 		goto out;
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* Send the certificate file as it is (leaf, then the chain it carries):
+	 * without this OpenSSL tries to build a chain from the (empty or
+	 * client-CA) trust store on every full handshake when the file holds a
+	 * leaf alone, an X509_STORE_CTX and a chain search for nothing (RFC 8446
+	 * 4.4.2: the root may be left out anyway). */
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 	if ((rc = ctx_load_cert_key(ctx, conf->cert_file, conf->key_file)) != 0)
 		goto out;
 	if (conf->verify_client) {
@@ -476,6 +505,8 @@ static int server_ctx_new(const struct sps_tls_conf *conf, struct tk_state *shar
 	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tk_callback) != 1)
 		goto out;
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_callback);
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_info_callback(ctx, info_callback);
 	/* After the handshake, TLS 1.3 records are ours (net/tls13.h). */
 	if (sps_tls13_capture(ctx) != 0)
 		goto out;

@@ -401,6 +401,28 @@ int test_net_tcp_framing(void)
 	return 0;
 }
 
+/* The local address of an accepted connection: the listener's when it is
+ * bound to one address, the socket's own (not 0.0.0.0) for a wildcard one. */
+int test_net_tcp_local_addr(void)
+{
+	struct net_t t;
+	struct sps_conntab_conf conf = {.hs_workers = -1};
+	struct sps_sa any, bound, to;
+	ASSERT_INT_EQ(sps_sa_from_str(&any, "0.0.0.0:0"), 0);
+	ASSERT_INT_EQ(net_setup(&t, &conf), 0);
+	ASSERT_INT_EQ(sps_conntab_listen(t.tab, &any, SPS_TP_TCP, NULL, &bound), 0);
+	ASSERT(sps_sa_is_any(&bound) && sps_sa_port(&bound) != 0);
+	ASSERT_INT_EQ(sps_sa_set_str(&to, "127.0.0.1", sps_sa_port(&bound)), 0);
+	int fd = client_socket(&to);
+	ASSERT(fd >= 0);
+	WAIT(&t, 1, 0, 0);
+	ASSERT(sps_sa_eq(sps_conn_local(t.conns[0]), &to));
+	close(fd);
+	WAIT(&t, 1, 1, 0);
+	net_teardown(&t);
+	return 0;
+}
+
 /* A peer that sends more than SPS_CONN_IN_MAX without a frame end is closed. */
 int test_net_tcp_input_limit(void)
 {
