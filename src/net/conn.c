@@ -2,8 +2,8 @@
  *
  * Threads (docs/threading.md): everything runs on the table's loop thread
  * except the TLS handshake of an accepted socket when workers are enabled:
- * the socket and its SSL are packed in an hs_job, posted to a worker loop,
- * handshaken there and posted back. A job (and its SSL) belongs to exactly
+ * the socket is packed in an hs_job, posted to a worker loop that makes its
+ * SSL, handshaken there and posted back. A job (and its SSL) belongs to exactly
  * one thread at a time; the hand-over is the post queue's mutex. Counters,
  * the tables and every sps_conn are touched only on the loop thread. */
 #define SPS_LOG_MODULE "net"
@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -63,6 +64,9 @@ struct listener {
 	enum sps_transport tp;
 	SSL_CTX *ctx;
 	struct sps_timer pause; /* accept paused after EMFILE */
+	struct sps_sa addr;	/* bound address; the local address of every
+				   accepted socket unless any */
+	bool any;		/* bound to 0.0.0.0 / ::: ask getsockname */
 };
 
 /* Accepted connections per source address. Owned by the table's byip hash. */
@@ -85,6 +89,7 @@ struct hs_job {
 	struct hs_worker *w;
 	struct hs_job *prev, *next; /* w->active, worker thread only */
 	int fd;
+	SSL_CTX *ctx; /* a reference until the worker made ssl from it */
 	SSL *ssl;
 	struct sps_tls13 *t13; /* set instead of ssl when the handshake handed off */
 	struct sps_sa peer, local;
@@ -130,6 +135,11 @@ struct sps_conntab {
 	unsigned hs_peak; /* highest hs_jobs since the last trim */
 	struct sps_timer trim;
 	bool closing;
+	/* sps_conntab_cork: depth, and the connections whose output waits for
+	 * the uncork (a reference each) */
+	unsigned corked;
+	struct sps_conn **dirty;
+	size_t ndirty, capdirty;
 };
 
 /* A stream connection. References: the table holds one while in_table; the
@@ -169,6 +179,7 @@ struct sps_conn {
 	uint64_t idle_ms, last_active;
 	int deferred_err;
 	void *udata;
+	bool dirty; /* in tab->dirty: out is written at the uncork */
 };
 
 static void conn_close_err(struct sps_conn *c, int err);
@@ -598,6 +609,26 @@ static int flush_out(struct sps_conn *c)
 	return err;
 }
 
+/* While the table is corked: note c for the uncork, which writes what
+ * queued. False when that cannot be noted (no memory): write now. */
+static bool cork_add(struct sps_conn *c)
+{
+	struct sps_conntab *tab = c->tab;
+	if (c->dirty)
+		return true;
+	if (tab->ndirty == tab->capdirty) {
+		size_t cap = tab->capdirty ? tab->capdirty * 2 : 16;
+		struct sps_conn **d = realloc(tab->dirty, cap * sizeof(*d));
+		if (!d)
+			return false;
+		tab->dirty = d;
+		tab->capdirty = cap;
+	}
+	tab->dirty[tab->ndirty++] = sps_mem_ref(c);
+	c->dirty = true;
+	return true;
+}
+
 /* Write or queue len bytes: plaintext for TCP and OpenSSL, records for t13. */
 static int send_bytes(struct sps_conn *c, const void *data, size_t len)
 {
@@ -606,7 +637,7 @@ static int send_bytes(struct sps_conn *c, const void *data, size_t len)
 		conn_close_later(c, ENOBUFS);
 		return ENOBUFS;
 	}
-	if (c->state == SPS_CONN_OPEN && !c->out_len) {
+	if (c->state == SPS_CONN_OPEN && !c->out_len && !(c->tab->corked && cork_add(c))) {
 		int err = write_some(c, data, len, &done);
 		if (err) {
 			conn_close_later(c, err);
@@ -649,6 +680,31 @@ int sps_conn_send(struct sps_conn *c, const void *data, size_t len)
 	if (!err)
 		update_events(c);
 	return err;
+}
+
+void sps_conntab_cork(struct sps_conntab *tab)
+{
+	tab->corked++;
+}
+
+void sps_conntab_uncork(struct sps_conntab *tab)
+{
+	if (!tab->corked || --tab->corked)
+		return;
+	/* uncorked now: whatever a close handler below sends goes out at once */
+	for (size_t i = 0; i < tab->ndirty; i++) {
+		struct sps_conn *c = tab->dirty[i];
+		c->dirty = false;
+		if (c->state == SPS_CONN_OPEN && !c->deferred_err) {
+			int err = flush_out(c);
+			if (err)
+				conn_close_later(c, err);
+			else
+				update_events(c);
+		}
+		sps_mem_deref(c);
+	}
+	tab->ndirty = 0;
 }
 
 /* ---- input ---- */
@@ -1043,13 +1099,35 @@ static void hs_event(int fd, unsigned events, void *arg)
 
 static void hs_timeout(void *arg) { hs_finish(arg, ETIMEDOUT); }
 
-/* Worker thread: a job arrives. */
+static SSL *accepted_ssl(SSL_CTX *ctx, int fd)
+{
+	SSL *ssl = SSL_new(ctx);
+	if (ssl && SSL_set_fd(ssl, fd) == 1) {
+		ssl_modes(ssl);
+		SSL_set_accept_state(ssl);
+		return ssl;
+	}
+	SSL_free(ssl);
+	return NULL;
+}
+
+/* Worker thread: a job arrives. The SSL is made here, not on the loop
+ * thread: SSL_new is a few us of the SIP thread's time per connection, and
+ * the SSL is then allocated and freed (after TLS 1.3) in this thread's
+ * malloc arena. */
 static void hs_start(void *arg)
 {
 	struct hs_job *job = arg;
 	struct hs_worker *w = job->w;
 	if (w->stopping) {
 		hs_finish(job, ESHUTDOWN);
+		return;
+	}
+	job->ssl = accepted_ssl(job->ctx, job->fd);
+	SSL_CTX_free(job->ctx);
+	job->ctx = NULL;
+	if (!job->ssl) {
+		hs_finish(job, ENOMEM);
 		return;
 	}
 	job->next = w->active;
@@ -1079,6 +1157,7 @@ static void *hs_worker_main(void *arg)
 
 static void job_drop(struct sps_conntab *tab, struct hs_job *job)
 {
+	SSL_CTX_free(job->ctx); /* never started */
 	SSL_free(job->ssl);
 	sps_tls13_free(job->t13);
 	close(job->fd);
@@ -1153,8 +1232,13 @@ static int workers_start(struct sps_conntab *tab, int n)
 		err = sps_loop_new(&w->loop);
 		if (!err)
 			err = pthread_create(&w->thr, NULL, hs_worker_main, w);
-		if (!err)
+		if (!err) {
 			w->running = true;
+			/* named for top -H and bench/tls_conns (CPU per thread) */
+			char name[16];
+			snprintf(name, sizeof(name), "sps-tls-%u", (unsigned)i % 1000u);
+			pthread_setname_np(w->thr, name);
+		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return err;
@@ -1168,22 +1252,21 @@ static void listener_resume(void *arg)
 	(void)sps_loop_fd_mod(l->tab->loop, l->fd, SPS_LOOP_READ);
 }
 
-/* A socket accepted on a TLS listener: to a worker, or handshake here. */
+/* A socket accepted on a TLS listener: to a worker (which makes its SSL from
+ * the listener's context of now), or handshake here. */
 static void accept_tls(struct sps_conntab *tab, struct listener *l, int fd,
 		       const struct sps_sa *peer, const struct sps_sa *local)
 {
-	SSL *ssl = SSL_new(l->ctx);
-	if (!ssl || !SSL_set_fd(ssl, fd))
-		goto fail;
-	ssl_modes(ssl);
-	SSL_set_accept_state(ssl);
+	SSL *ssl = NULL;
 	if (tab->nworkers > 0) {
 		struct hs_job *job = calloc(1, sizeof(*job));
-		if (!job)
+		if (!job || SSL_CTX_up_ref(l->ctx) != 1) {
+			free(job);
 			goto fail;
+		}
 		job->tab = tab;
 		job->fd = fd;
-		job->ssl = ssl;
+		job->ctx = l->ctx;
 		job->peer = *peer;
 		job->local = *local;
 		job->w = &tab->workers[tab->rr++ % (unsigned)tab->nworkers];
@@ -1192,8 +1275,9 @@ static void accept_tls(struct sps_conntab *tab, struct listener *l, int fd,
 		sps_loop_post_task(job->w->loop, &job->task, hs_start, job);
 		return;
 	}
-	struct sps_conn *c = conn_new(tab, fd, ssl, peer, local, SPS_TP_TLS, SPS_CONN_HANDSHAKE);
-	if (!c)
+	struct sps_conn *c = NULL;
+	if (!(ssl = accepted_ssl(l->ctx, fd)) ||
+	    !(c = conn_new(tab, fd, ssl, peer, local, SPS_TP_TLS, SPS_CONN_HANDSHAKE)))
 		goto fail;
 	c->ip_counted = true;
 	arm_timer(c, tab->conf.handshake_ms);
@@ -1234,10 +1318,12 @@ static void listener_event(int lfd, unsigned events, void *arg)
 		}
 		count_up(tab);
 		sl = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
-		    sps_sa_set(&local, (struct sockaddr *)&ss, sl))
+		if (!l->any)
+			local = l->addr;
+		else if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+			 sps_sa_set(&local, (struct sockaddr *)&ss, sl))
 			local = peer; /* unreachable in practice */
-		set_nodelay(fd);
+		/* TCP_NODELAY: inherited from the listener (Linux) */
 		if (l->tp == SPS_TP_TLS) {
 			accept_tls(tab, l, fd, &peer, &local);
 			continue;
@@ -1277,21 +1363,23 @@ int sps_conntab_listen(struct sps_conntab *tab, const struct sps_sa *local,
 	(void)setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (sps_sa_family(local) == AF_INET6)
 		(void)setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	/* accepted sockets inherit it: one setsockopt per listener, not per accept */
+	set_nodelay(l->fd);
 	if (bind(l->fd, sps_sa_addr(local), local->len) < 0 || listen(l->fd, SOMAXCONN) < 0) {
 		err = errno;
 		goto out;
 	}
-	if (bound) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) < 0) {
-			err = errno;
-			goto out;
-		}
-		err = sps_sa_set(bound, (struct sockaddr *)&ss, sl);
-		if (err)
-			goto out;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) < 0) {
+		err = errno;
+		goto out;
 	}
+	if ((err = sps_sa_set(&l->addr, (struct sockaddr *)&ss, sl)) != 0)
+		goto out;
+	l->any = sps_sa_is_any(&l->addr);
+	if (bound)
+		*bound = l->addr;
 	err = sps_loop_fd_add(tab->loop, l->fd, SPS_LOOP_READ, listener_event, l);
 	if (err)
 		goto out;
@@ -1315,8 +1403,9 @@ unsigned sps_conntab_swap_tls_ctx(struct sps_conntab *tab, SSL_CTX *old, SSL_CTX
 	for (struct listener *l = tab->listeners; l; l = l->next) {
 		if (l->tp != SPS_TP_TLS || l->ctx != old || !ctx)
 			continue;
-		/* SSL_new for accepted sockets runs on this (the loop) thread, so
-		 * the next accept uses ctx; each SSL holds its own reference. */
+		/* the next accept uses ctx: a handshake job holds a reference to
+		 * the context of its accept until the worker made its SSL, and
+		 * each SSL holds its own. */
 		SSL_CTX_up_ref(ctx);
 		SSL_CTX_free(l->ctx);
 		l->ctx = ctx;
@@ -1462,6 +1551,9 @@ void sps_conntab_free(struct sps_conntab *tab)
 {
 	if (!tab)
 		return;
+	tab->corked = 1;
+	sps_conntab_uncork(tab);
+	free(tab->dirty);
 	sps_conntab_close_all(tab);
 	free(tab->byid);
 	free(tab->byip); /* empty: every count went with its connection */

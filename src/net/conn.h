@@ -118,6 +118,15 @@ int sps_conn_connect(struct sps_conn **out, struct sps_conntab *tab, const struc
  * out_max: the connection is then closed (close_h follows from the loop, not
  * from inside this call). */
 int sps_conn_send(struct sps_conn *c, const void *data, size_t len);
+
+/* Batch writes: between cork and uncork, sps_conn_send on this table's
+ * connections queues the bytes (TLS records sealed as usual), and uncork
+ * writes each connection's queue with one system call - e.g. the 100 and
+ * the 407 answering one INVITE, or an ACK and a BYE relayed together.
+ * Corks nest; the outermost uncork writes. Use it around the handling of
+ * one input event, so that nothing waits longer than that. */
+void sps_conntab_cork(struct sps_conntab *tab);
+void sps_conntab_uncork(struct sps_conntab *tab);
 /* Close now (close_h with ECANCELED, inside this call). Idempotent. Queued
  * output is discarded. */
 void sps_conn_close(struct sps_conn *c);

@@ -37,7 +37,9 @@ struct leg {
  * session lives (sess != NULL implies in the list); each proxied request
  * of the dialog holds another. */
 struct sps_cmedia {
-	struct sps_cmedia *next;
+	struct sps_cmedia *next, *prev; /* t->head list */
+	struct sps_cmedia *hnext;     /* t->buckets chain, by Call-ID */
+	uint32_t hash;                /* of call_id */
 	struct sps_cmedia_tab *tab;   /* NULL once removed from the table */
 	char *call_id, *tag0;         /* the caller's From tag */
 	struct sps_relay_sess *sess;  /* NULL when over */
@@ -47,11 +49,56 @@ struct sps_cmedia {
 	struct leg leg[2];
 };
 
+/* Invariant: every cmedia in the list is in exactly one bucket chain (of
+ * its hash); nbuckets is a power of two, 0 before the first session. The
+ * list is for walks, the buckets for finding a dialog's media per request. */
 struct sps_cmedia_tab {
 	struct sps_relay *relay;
 	struct sps_cmedia *head;
 	unsigned count;
+	struct sps_cmedia **buckets;
+	size_t nbuckets;
 };
+
+static uint32_t hash_callid(struct sps_slice s)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < s.l; i++)
+		h = (h ^ (unsigned char)s.p[i]) * 16777619u;
+	return h;
+}
+
+/* Put cm (hash set) into the table, which takes a reference. Returns 0 or
+ * ENOMEM. */
+static int link_cm(struct sps_cmedia_tab *t, struct sps_cmedia *cm)
+{
+	if (t->count >= t->nbuckets) {
+		size_t nb = t->nbuckets ? t->nbuckets * 2 : 256;
+		struct sps_cmedia **b = calloc(nb, sizeof(*b));
+		if (!b && !t->nbuckets)
+			return ENOMEM;
+		if (b) { /* else longer chains, still correct */
+			for (struct sps_cmedia *x = t->head; x; x = x->next) {
+				x->hnext = b[x->hash & (nb - 1)];
+				b[x->hash & (nb - 1)] = x;
+			}
+			free(t->buckets);
+			t->buckets = b;
+			t->nbuckets = nb;
+		}
+	}
+	struct sps_cmedia **b = &t->buckets[cm->hash & (t->nbuckets - 1)];
+	cm->hnext = *b;
+	*b = cm;
+	cm->tab = t;
+	cm->prev = NULL;
+	cm->next = t->head;
+	if (t->head)
+		t->head->prev = cm;
+	t->head = sps_mem_ref(cm);
+	t->count++;
+	return 0;
+}
 
 static void cm_destroy(void *obj)
 {
@@ -67,14 +114,21 @@ static void unlink_cm(struct sps_cmedia *cm)
 	struct sps_cmedia_tab *t = cm->tab;
 	if (!t)
 		return;
-	for (struct sps_cmedia **pp = &t->head; *pp; pp = &(*pp)->next)
+	for (struct sps_cmedia **pp = &t->buckets[cm->hash & (t->nbuckets - 1)]; *pp;
+	     pp = &(*pp)->hnext)
 		if (*pp == cm) {
-			*pp = cm->next;
-			t->count--;
+			*pp = cm->hnext;
 			break;
 		}
+	if (cm->prev)
+		cm->prev->next = cm->next;
+	else
+		t->head = cm->next;
+	if (cm->next)
+		cm->next->prev = cm->prev;
+	t->count--;
 	cm->tab = NULL;
-	cm->next = NULL;
+	cm->next = cm->prev = cm->hnext = NULL;
 	sps_mem_deref(cm); /* the list's reference */
 }
 
@@ -110,6 +164,7 @@ void sps__cmedia_tab_free(struct sps_cmedia_tab *t)
 	sps_relay_free(t->relay);
 	while (t->head)
 		unlink_cm(t->head);
+	free(t->buckets);
 	free(t);
 }
 
@@ -176,10 +231,11 @@ static char *dupslice(struct sps_slice s)
 struct sps_cmedia *sps__cmedia_find(struct sps_cmedia_tab *t, struct sps_slice call_id,
 				    struct sps_slice from, struct sps_slice to, unsigned *side)
 {
-	if (!t)
+	if (!t || !t->nbuckets)
 		return NULL;
-	for (struct sps_cmedia *cm = t->head; cm; cm = cm->next) {
-		if (!sps_slice_eq(call_id, sps_slice_cstr(cm->call_id)))
+	uint32_t h = hash_callid(call_id);
+	for (struct sps_cmedia *cm = t->buckets[h & (t->nbuckets - 1)]; cm; cm = cm->hnext) {
+		if (cm->hash != h || !sps_slice_eq(call_id, sps_slice_cstr(cm->call_id)))
 			continue;
 		if (sps_slice_eq(from, sps_slice_cstr(cm->tag0))) {
 			*side = 0;
@@ -396,10 +452,12 @@ int sps__cmedia_invite(struct sps_cmedia_tab *t, struct sps_slice call_id,
 	media_addr(t, &sides[1].peer, l1->addr, sizeof(l1->addr));
 	if ((err = sps_relay_sess_new(t->relay, &cm->sess, on_sess_end, cm)))
 		goto fail;
-	cm->tab = t;
-	cm->next = t->head;
-	t->head = sps_mem_ref(cm);
-	t->count++;
+	cm->hash = hash_callid(call_id);
+	if ((err = link_cm(t, cm))) {
+		sps_relay_sess_end(cm->sess);
+		cm->sess = NULL;
+		goto fail;
+	}
 	/* RFC 3264 6: our offer to the callee; its a=crypto tag is 1 */
 	if ((err = write_for(cm, sdp, body, 1, l1->sec, 1, false, true, res))) {
 		sps__cmedia_end(cm);

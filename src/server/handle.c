@@ -12,6 +12,7 @@
 #include "server/server_int.h"
 #include "sip/salvage.h"
 #include "sip/write.h"
+#include "store/store.h"
 
 /* The methods this server handles now; drives Allow. */
 static const char allow_list[] =
@@ -218,13 +219,27 @@ void sps__server_dispatch(struct sps_server *s, const struct sps_origin *o,
 	}
 }
 
-void sps__server_handle(struct sps_server *s, const struct sps_origin *o, char *buf, size_t len)
+struct sps_arena *sps__server_take_arena(struct sps_server *s)
+{
+	if (!s->spare_arena && sps_arena_new(&s->spare_arena, 0) != 0)
+		return NULL;
+	struct sps_arena *a = s->arena;
+	s->arena = s->spare_arena;
+	s->spare_arena = NULL;
+	return a;
+}
+
+int sps__server_arena_reserve(struct sps_server *s)
+{
+	return s->spare_arena ? 0 : sps_arena_new(&s->spare_arena, 0);
+}
+
+/* One message in buf (in s->arena, writable: the parser folds in place). */
+static void handle_parsed(struct sps_server *s, const struct sps_origin *o, char *buf, size_t len)
 {
 	struct sps_sip_msg *m;
 	const char *why = NULL;
 	char peer[64] = "";
-
-	sps_arena_reset(s->arena);
 	int err = sps_sip_msg_parse(buf, len, s->arena, &m, &why);
 	if (err) {
 		sps_sa_to_str(&o->src, peer, sizeof(peer));
@@ -239,4 +254,25 @@ void sps__server_handle(struct sps_server *s, const struct sps_origin *o, char *
 		handle_request(s, o, m);
 	else if (!sps_tsx_client_absorb(s->tsx, m))
 		SPS_DEBUG("dropped a response that matches no transaction");
+}
+
+void sps__server_handle(struct sps_server *s, const struct sps_origin *o, const char *data,
+			size_t len)
+{
+	sps_arena_reset(s->arena);
+	/* the message lives in the arena with its parse (the parser folds lines
+	 * in place), so that the proxy can keep both by taking the arena */
+	char *buf = sps_arena_zalloc(s->arena, len ? len : 1);
+	if (!buf) {
+		SPS_DEBUG("dropped a message of %zu bytes: out of memory", len);
+		return;
+	}
+	memcpy(buf, data, len);
+	/* the message sees every change committed before it, with one check
+	 * for the lookups it makes (store.h) */
+	if (s->store)
+		sps_store_cache_pin(s->store);
+	handle_parsed(s, o, buf, len);
+	if (s->store)
+		sps_store_cache_unpin(s->store);
 }

@@ -44,16 +44,17 @@
 
 struct call;
 
-/* One forwarded copy of the request (RFC 3261 16.6). */
+/* One forwarded copy of the request (RFC 3261 16.6). Allocated by
+ * forward(), owned by its call (c->br[idx]); its address is the client
+ * transaction's and the timer's callback argument, so it never moves. */
 struct branch {
 	struct call *call;
-	struct sps_tsx *ct;      /* client transaction (ref) */
+	unsigned idx;            /* in call->br */
+	struct sps_tsx *ct;      /* client transaction (ref); holds the request
+				  * sent until a final, for a CANCEL */
 	struct sps_tsx_dest dest;
-	char *req;               /* the request sent, for a CANCEL */
-	size_t req_len;
 	unsigned status;         /* last status seen, 0 none */
 	bool done;               /* a final response, or the transaction ended */
-	char side_flow[32];      /* flow token of the callee side */
 	/* INVITE: Timer C (RFC 3261 16.6 item 11), then, once we sent a
 	 * CANCEL, the 64*T1 wait for the final response (9.1) */
 	struct sps_timer timer;
@@ -71,15 +72,22 @@ struct challenge {
 
 /* A proxied request: the server transaction plus its branches. Refcounted;
  * held by each branch's client transaction callback (as udata) and by the
- * server transaction's udata. */
+ * server transaction's udata.
+ *
+ * Memory: req is the server's parse of the request, borrowed while the
+ * request is being handled; a call that stays (keep) takes the server's
+ * arena that holds it. Once the final answer went upstream the request and
+ * everything kept for choosing or building that answer is freed (trim):
+ * an answered INVITE stays 32 s (RFC 6026 Timer L/M) for 2xx
+ * retransmissions and ACK matching, which need none of it. */
 struct call {
 	struct call *next;       /* s->calls: the list holds one reference */
 	struct sps_server *s;
 	struct sps_tsx *st;      /* server transaction (ref), NULL for ACK */
-	char *buf;               /* the request, kept for building responses */
-	struct sps_arena *arena;
-	struct sps_sip_msg *req;
-	struct branch br[MAX_BRANCHES];
+	struct sps_arena *arena; /* holds req once kept (owned), else NULL */
+	const struct sps_sip_msg *req; /* NULL once trimmed */
+	char *track_ids;         /* trimmed and tracked: Call-ID NUL From tag */
+	struct branch *br[MAX_BRANCHES]; /* owned */
 	unsigned nbr;
 	unsigned best;           /* best final non-2xx so far */
 	char *best_resp;
@@ -94,7 +102,7 @@ struct call {
 	char loop_hash[17];      /* RFC 3261 16.6 item 8 */
 	char *tried[MAX_TARGETS]; /* 16.5 target set: "u:USER" or "c:CONTACT" */
 	unsigned ntried;
-	struct challenge chal[MAX_CHALLENGES];
+	struct challenge *chal;  /* MAX_CHALLENGES, allocated at the first one */
 	unsigned nchal;
 	/* media (call_media.h): the dialog's media (ref), the side whose
 	 * offer this request carries, and the rewritten SDP we forward */
@@ -107,24 +115,64 @@ struct call {
 	bool fwd_keys;           /* fwd_body has a=crypto: TLS branches only */
 };
 
+/* What only choosing and building the final answer needs. */
+static void free_answer_state(struct call *c)
+{
+	for (unsigned i = 0; i < c->ntried; i++)
+		free(c->tried[i]);
+	c->ntried = 0;
+	for (unsigned i = 0; i < c->nchal; i++)
+		free(c->chal[i].value);
+	free(c->chal);
+	c->chal = NULL;
+	c->nchal = 0;
+	sps__cmedia_body_free(c->fwd_body, c->fwd_len);
+	c->fwd_body = NULL;
+	c->fwd_len = 0;
+	free(c->best_resp);
+	c->best_resp = NULL;
+	c->best_len = 0;
+}
+
 static void call_destroy(void *obj)
 {
 	struct call *c = obj;
 	for (unsigned i = 0; i < c->nbr; i++) {
-		sps_timer_cancel(&c->br[i].timer);
-		sps_mem_deref(c->br[i].ct);
-		free(c->br[i].req);
+		sps_timer_cancel(&c->br[i]->timer);
+		sps_mem_deref(c->br[i]->ct);
+		free(c->br[i]);
 	}
-	for (unsigned i = 0; i < c->ntried; i++)
-		free(c->tried[i]);
-	for (unsigned i = 0; i < c->nchal; i++)
-		free(c->chal[i].value);
+	free_answer_state(c);
 	sps_mem_deref(c->st);
 	sps_mem_deref(c->media);
-	sps__cmedia_body_free(c->fwd_body, c->fwd_len);
-	free(c->best_resp);
-	free(c->buf);
+	free(c->track_ids);
 	sps_arena_free(c->arena);
+}
+
+/* The final answer went upstream: keep only what the rest of the call's
+ * life needs (see struct call). Called outside the handling of c->req's
+ * own message only (the request may be the server's current parse). */
+static void trim(struct call *c)
+{
+	if (!c->answered || !c->req)
+		return;
+	free_answer_state(c);
+	if (c->track && !c->track_ids) {
+		struct sps_slice id = c->req->call_id;
+		struct sps_slice tag = c->req->from ? c->req->from->tag : SPS_SLICE_NULL;
+		c->track_ids = malloc(id.l + tag.l + 2);
+		if (c->track_ids) {
+			memcpy(c->track_ids, id.p, id.l);
+			c->track_ids[id.l] = '\0';
+			memcpy(c->track_ids + id.l + 1, tag.p, tag.l);
+			c->track_ids[id.l + 1 + tag.l] = '\0';
+		} else {
+			c->track = false; /* the listing loses the call's later changes */
+		}
+	}
+	c->req = NULL;
+	sps_arena_free(c->arena);
+	c->arena = NULL;
 }
 
 static const char *tp_param(enum sps_transport tp)
@@ -160,16 +208,11 @@ static void flow_token(const struct sps_server *s, const struct sps_sip_msg *m,
 		sps__proxy_udp_flow(&d->addr, flow, sizeof(flow));
 	else
 		snprintf(flow, sizeof(flow), "c%llu", (unsigned long long)d->conn_id);
-	if (sps__proxy_token_make(s->route_key, flow, m->call_id, buf, size) != 0)
+	if (!s->route_mac || sps__proxy_token_make(s->route_mac, flow, m->call_id, buf, size) != 0)
 		snprintf(buf, size, "%s", flow); /* refused when it comes back */
 }
 
 /* ---- responses upstream (RFC 3261 16.7) ---- */
-
-static struct sps_slice from_tag(const struct call *c)
-{
-	return c->req->from ? c->req->from->tag : SPS_SLICE_NULL;
-}
 
 /* The calls listing follows what the caller is told (calls.h). */
 static void track(struct call *c, const struct branch *b, unsigned code,
@@ -177,10 +220,18 @@ static void track(struct call *c, const struct branch *b, unsigned code,
 {
 	if (!c->track)
 		return;
+	struct sps_slice call_id, from_tag;
+	if (c->req) {
+		call_id = c->req->call_id;
+		from_tag = c->req->from ? c->req->from->tag : SPS_SLICE_NULL;
+	} else {
+		call_id = sps_slice_cstr(c->track_ids);
+		from_tag = sps_slice_cstr(c->track_ids + call_id.l + 1);
+	}
 	struct sps_call_leg leg;
 	if (b)
 		leg = (struct sps_call_leg){.tp = b->dest.tp, .addr = b->dest.addr};
-	sps__calls_progress(c->s->calltab, c->req->call_id, from_tag(c), code,
+	sps__calls_progress(c->s->calltab, call_id, from_tag, code,
 			    resp && resp->to ? resp->to->tag : SPS_SLICE_NULL, b ? &leg : NULL,
 			    (int64_t)time(NULL));
 }
@@ -211,7 +262,7 @@ static void forward_resp(struct call *c, const struct branch *b, const struct sp
 	struct sps_slice nb;
 	if (c->media && resp->status > 100 && resp->status < 300 &&
 	    sps__cmedia_is_sdp(resp->content_type, resp->body)) {
-		int br = (int)(b - c->br), err;
+		int br = (int)b->idx, err;
 		if (c->media_initial && c->media_br >= 0 && br != c->media_br) {
 			/* another fork answered 2xx too: one relay session, one callee */
 			err = sps__cmedia_reject(c->media, c->media_side, resp->body, &mr);
@@ -321,7 +372,7 @@ static void send_best(struct call *c)
 static void all_done_check(struct call *c)
 {
 	for (unsigned i = 0; i < c->nbr; i++)
-		if (!c->br[i].done)
+		if (!c->br[i]->done)
 			return;
 	if (c->got_2xx || c->answered)
 		return;
@@ -343,12 +394,14 @@ static void collect_challenges(struct call *c, const struct branch *b,
 	for (size_t k = 0; k < 2; k++)
 		for (const struct sps_sip_hdr *h = sps_sip_msg_hdr_next(resp, ids[k], NULL);
 		     h && c->nchal < MAX_CHALLENGES; h = sps_sip_msg_hdr_next(resp, ids[k], h)) {
+			if (!c->chal && !(c->chal = malloc(MAX_CHALLENGES * sizeof(*c->chal))))
+				return;
 			char *v = malloc(h->value.l + 1);
 			if (!v)
 				return;
 			memcpy(v, h->value.p, h->value.l);
 			v[h->value.l] = '\0';
-			c->chal[c->nchal++] = (struct challenge){(unsigned)(b - c->br),
+			c->chal[c->nchal++] = (struct challenge){b->idx,
 								 sps_sip_hdr_name(ids[k]), v};
 		}
 }
@@ -389,8 +442,8 @@ static void on_branch_resp(struct sps_tsx *t, unsigned code, const struct sps_si
 		}
 		/* 16.7 step 10: a 2xx cancels the other branches */
 		for (unsigned i = 0; i < c->nbr; i++)
-			if (&c->br[i] != b && !c->br[i].done)
-				cancel_branch(c, &c->br[i]);
+			if (c->br[i] != b && !c->br[i]->done)
+				cancel_branch(c, c->br[i]);
 	} else {
 		b->done = true;
 		sps_timer_cancel(&b->timer);
@@ -398,10 +451,9 @@ static void on_branch_resp(struct sps_tsx *t, unsigned code, const struct sps_si
 		if (code < 400 && resp && c->recurse && !c->cancelled && !c->got_2xx &&
 		    !c->answered && recurse_3xx(c, b, resp)) {
 			all_done_check(c);
-			sps_mem_deref(c);
-			return;
+			goto out;
 		}
-		if (resp && (code == 401 || code == 407))
+		if (resp && (code == 401 || code == 407) && !c->answered)
 			collect_challenges(c, b, resp);
 		if (resp && !c->answered &&
 		    (!c->best_resp || rank(code) < rank(c->best))) {
@@ -416,7 +468,7 @@ static void on_branch_resp(struct sps_tsx *t, unsigned code, const struct sps_si
 					c->best_resp = p;
 					c->best_len = s->out.len;
 					c->best = code;
-					c->best_br = (int)(b - c->br);
+					c->best_br = (int)b->idx;
 				}
 			}
 		} else if (!resp && !c->best_resp && (!c->best || rank(code) < rank(c->best))) {
@@ -425,10 +477,12 @@ static void on_branch_resp(struct sps_tsx *t, unsigned code, const struct sps_si
 		}
 		if (code >= 600) /* 16.7 step 5/10: a 6xx ends the search */
 			for (unsigned i = 0; i < c->nbr; i++)
-				if (!c->br[i].done)
-					cancel_branch(c, &c->br[i]);
+				if (!c->br[i]->done)
+					cancel_branch(c, c->br[i]);
 		all_done_check(c);
 	}
+out:
+	trim(c);
 	sps_mem_deref(c);
 }
 
@@ -457,6 +511,7 @@ static void on_branch_timer(void *arg)
 			on_branch_resp(b->ct, 408, NULL, b);
 		}
 	}
+	trim(c);
 	sps_mem_deref(c);
 }
 
@@ -464,19 +519,21 @@ static void on_branch_timer(void *arg)
  * Call-ID, CSeq number and Route. Sent in its own client transaction. */
 static void cancel_branch(struct call *c, struct branch *b)
 {
-	if (b->done || !b->req || !b->ct || b->status == 0)
+	size_t req_len = 0;
+	const char *req = b->ct ? sps_tsx_request(b->ct, &req_len) : NULL;
+	if (b->done || !req || b->status == 0)
 		return; /* 9.1: no CANCEL before a provisional; the timer ends it */
 	struct sps_server *s = c->s;
-	char *scratch = malloc(b->req_len);
+	char *scratch = malloc(req_len);
 	struct sps_arena *a = NULL;
 	if (!scratch || sps_arena_new(&a, 0)) {
 		free(scratch);
 		return;
 	}
-	memcpy(scratch, b->req, b->req_len);
+	memcpy(scratch, req, req_len);
 	struct sps_sip_msg *m;
 	const char *why;
-	if (sps_sip_msg_parse(scratch, b->req_len, a, &m, &why) == 0) {
+	if (sps_sip_msg_parse(scratch, req_len, a, &m, &why) == 0) {
 		struct sps_sip_newhdr hs[40];
 		size_t n = 0;
 		const struct sps_sip_hdr *h;
@@ -520,9 +577,18 @@ static int forward(struct call *c, const struct sps_tsx_dest *dest, struct sps_s
 	const struct sps_sip_msg *m = c->req;
 	if (c->nbr == MAX_BRANCHES)
 		return ENOSPC;
-	struct branch *b = &c->br[c->nbr];
-	memset(b, 0, sizeof(*b));
+	/* the key-leak guard (RFC 4568 8.3): a=crypto only over TLS */
+	if (dest->tp != SPS_TP_TLS &&
+	    (c->fwd_body ? c->fwd_keys : sps__cmedia_has_keys(m->content_type, m->body)))
+		return EPERM;
+	struct branch *b = NULL;
+	if (m->meth != SPS_METHOD_ACK && !(b = calloc(1, sizeof(*b))))
+		return ENOMEM;
+	struct branch ack_branch = {0}; /* an ACK has no transaction to outlive this */
+	if (!b)
+		b = &ack_branch;
 	b->call = c;
+	b->idx = c->nbr;
 	b->dest = *dest;
 	b->depth = c->next_depth;
 	sps_timer_init(&b->timer);
@@ -562,10 +628,6 @@ static int forward(struct call *c, const struct sps_tsx_dest *dest, struct sps_s
 		snprintf(routebuf, sizeof(routebuf), "%s", path);
 		app[napp++] = (struct sps_sip_newhdr){"Route", sps_slice_cstr(routebuf)};
 	}
-	/* the key-leak guard (RFC 4568 8.3): a=crypto only over TLS */
-	if (dest->tp != SPS_TP_TLS &&
-	    (c->fwd_body ? c->fwd_keys : sps__cmedia_has_keys(m->content_type, m->body)))
-		return EPERM;
 	struct sps_slice body = {c->fwd_body, c->fwd_len};
 	struct sps_sip_edit e = {
 		.ruri = &ruri,
@@ -584,30 +646,23 @@ static int forward(struct call *c, const struct sps_tsx_dest *dest, struct sps_s
 	int err = sps_sip_msg_copy(&mb, m, &e);
 	if (err)
 		goto out;
-	b->req = malloc(mb.len);
-	if (!b->req) {
-		err = ENOMEM;
-		goto out;
-	}
-	memcpy(b->req, mb.buf, mb.len);
-	b->req_len = mb.len;
 	if (m->meth == SPS_METHOD_ACK) {
 		err = sps__server_send(dest, mb.buf, mb.len, s); /* ACK for 2xx: stateless */
 		goto out;
 	}
-	err = sps_tsx_client_new(&b->ct, s->tsx, dest, mb.buf, mb.len, on_branch_resp, b);
+	err = sps_tsx_client_send(&b->ct, s->tsx, dest, mb.buf, mb.len, m->meth, m->method,
+				  sps_slice_cstr(branch), on_branch_resp, b);
 	if (!err) {
-		c->nbr++;
+		c->br[c->nbr++] = b;
 		/* RFC 3261 16.6 item 11: Timer C for every forwarded INVITE */
 		if (m->meth == SPS_METHOD_INVITE)
 			sps_timer_start(s->loop, &b->timer, (uint64_t)s->conf->timer_c * 1000,
 					on_branch_timer, b);
+		b = NULL; /* the call's now */
 	}
 out:
-	if (err || m->meth == SPS_METHOD_ACK) {
-		free(b->req);
-		b->req = NULL;
-	}
+	if (b != &ack_branch)
+		free(b);
 	sps_mbuf_free(&mb);
 	return err;
 }
@@ -620,31 +675,11 @@ static struct call *call_new(struct sps_server *s, const struct sps_origin *o,
 		return NULL;
 	c->s = s;
 	c->st = t ? sps_tsx_ref(t) : NULL;
-	/* our own parsed copy: the server's arena is reset per message */
-	c->buf = malloc(m->buf.l ? m->buf.l : 1);
-	if (!c->buf || sps_arena_new(&c->arena, 0)) {
-		sps_mem_deref(c);
-		return NULL;
-	}
-	/* the received/rport edit lives in the top Via value: copy the message
-	 * as edited so that responses carry it */
-	struct sps_mbuf mb;
-	sps_mbuf_init(&mb, 0);
-	struct sps_sip_edit e = {.max_forwards = -1};
-	const char *why;
-	int err = sps_sip_msg_copy(&mb, m, &e);
-	if (!err) {
-		free(c->buf);
-		c->buf = malloc(mb.len);
-		if (c->buf) {
-			memcpy(c->buf, mb.buf, mb.len);
-			err = sps_sip_msg_parse(c->buf, mb.len, c->arena, &c->req, &why);
-		} else {
-			err = ENOMEM;
-		}
-	}
-	sps_mbuf_free(&mb);
-	if (err) {
+	/* the server's parse, borrowed: keep() takes the arena that holds it
+	 * when the call outlives this message (with the received/rport edit
+	 * of the top Via, so that responses carry it) */
+	c->req = m;
+	if (m->meth != SPS_METHOD_ACK && sps__server_arena_reserve(s) != 0) {
 		sps_mem_deref(c);
 		return NULL;
 	}
@@ -664,17 +699,30 @@ static bool finished(const struct call *c)
 	if (c->st && sps_tsx_state(c->st) != SPS_TSX_TERMINATED)
 		return false;
 	for (unsigned i = 0; i < c->nbr; i++)
-		if (c->br[i].ct && sps_tsx_state(c->br[i].ct) != SPS_TSX_TERMINATED)
+		if (c->br[i]->ct && sps_tsx_state(c->br[i]->ct) != SPS_TSX_TERMINATED)
 			return false;
 	return true;
 }
 
-/* Take over the caller's reference, or drop it when nothing is pending. */
+/* At the end of handling c's request: take over the caller's reference,
+ * or drop it when nothing is pending. A call that stays keeps its request
+ * (the server's arena) until it has its final answer. */
 static void keep(struct sps_server *s, struct call *c)
 {
 	if (finished(c)) {
 		sps_mem_deref(c);
 		return;
+	}
+	if (c->answered) {
+		trim(c); /* the request is the server's: only forget it */
+	} else if (c->req && !c->arena) {
+		c->arena = sps__server_take_arena(s); /* reserved by call_new */
+		if (!c->arena) {
+			/* cannot happen after the reservation; never keep a
+			 * pointer into the server's arena */
+			answer(c, 500, "Out Of Memory");
+			trim(c);
+		}
 	}
 	c->next = s->calls;
 	s->calls = c;
@@ -712,6 +760,8 @@ void sps__server_proxy_init(struct sps_server *s)
 		if (RAND_bytes(s->route_key, sizeof(s->route_key)) != 1)
 			SPS_ERROR("no random bytes for the Record-Route key");
 	}
+	if (sps__proxy_mac_new(&s->route_mac, s->route_key) != 0)
+		SPS_ERROR("cannot set up the Record-Route MAC: in-dialog requests get 403");
 	sps_timer_init(&s->sweep_timer);
 	sps_timer_start(s->loop, &s->sweep_timer, 1000, sweep, s);
 	if (sps__calls_new(&s->calltab) != 0)
@@ -727,6 +777,8 @@ void sps__server_proxy_fini(struct sps_server *s)
 		sps_mem_deref(c);
 	}
 	s->ncalls = 0;
+	sps__proxy_mac_free(s->route_mac);
+	s->route_mac = NULL;
 	sps__calls_free(s->calltab);
 	s->calltab = NULL;
 }
@@ -942,7 +994,8 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 	 * routed by its Request-URI like any new request; an in-dialog one is
 	 * refused. */
 	char flow[48];
-	if (sps__proxy_token_check(s->route_key, last->uri.user, m->call_id, flow, sizeof(flow))) {
+	if (!s->route_mac ||
+	    sps__proxy_token_check(s->route_mac, last->uri.user, m->call_id, flow, sizeof(flow))) {
 		if (!(m->to && m->to->tag.l))
 			return false;
 		if (m->meth != SPS_METHOD_ACK)
@@ -1191,11 +1244,12 @@ void sps__server_proxy_cancel(struct sps_server *s, struct sps_tsx *invite)
 		return;
 	c->cancelled = true;
 	for (unsigned i = 0; i < c->nbr; i++)
-		cancel_branch(c, &c->br[i]);
+		cancel_branch(c, c->br[i]);
 	/* branches without a provisional yet: answer 487 now (RFC 3261 16.10) */
 	bool pending = false;
 	for (unsigned i = 0; i < c->nbr; i++)
-		pending |= !c->br[i].done && c->br[i].status >= 100;
+		pending |= !c->br[i]->done && c->br[i]->status >= 100;
 	if (!pending)
 		answer(c, 487, NULL);
+	trim(c);
 }

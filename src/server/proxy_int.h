@@ -44,11 +44,17 @@ int sps__proxy_rank(unsigned code);
  * a Route we issued for this Call-ID routes an in-dialog request, so a
  * forged Route cannot make us relay to anywhere (no open relay). */
 #define SPS_ROUTE_KEY_LEN 32
-int sps__proxy_token_make(const unsigned char key[SPS_ROUTE_KEY_LEN], const char *flow,
-			  struct sps_slice call_id, char *out, size_t size);
+/* The keyed MAC, set up once per key: a token then costs the hashing of
+ * its bytes only (no algorithm fetch or key schedule per call). Used on one
+ * thread at a time. */
+struct sps__proxy_mac;
+int sps__proxy_mac_new(struct sps__proxy_mac **out, const unsigned char key[SPS_ROUTE_KEY_LEN]);
+void sps__proxy_mac_free(struct sps__proxy_mac *m);
+int sps__proxy_token_make(struct sps__proxy_mac *m, const char *flow, struct sps_slice call_id,
+			  char *out, size_t size);
 /* Check user against call_id; on success copy FLOW into flow and return 0,
  * else EBADMSG (not a token of ours, or for another dialog). */
-int sps__proxy_token_check(const unsigned char key[SPS_ROUTE_KEY_LEN], struct sps_slice user,
+int sps__proxy_token_check(struct sps__proxy_mac *m, struct sps_slice user,
 			   struct sps_slice call_id, char *flow, size_t size);
 
 /* A UDP flow token's flow part: "u" + 8 (IPv4) or 32 (IPv6) hex digits of

@@ -2,11 +2,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "server/proxy_int.h"
 
@@ -72,37 +73,76 @@ int sps__proxy_rank(unsigned code)
 	return (int)(cls * 1000 + code);
 }
 
-/* 16 hex digits of HMAC-SHA256(key, flow | "|" | call_id) into mac. */
-static int token_mac(const unsigned char *key, struct sps_slice flow, struct sps_slice call_id,
-		     char mac[17])
+struct sps__proxy_mac {
+	EVP_MAC_CTX *ctx; /* HMAC-SHA256 with the key set */
+};
+
+int sps__proxy_mac_new(struct sps__proxy_mac **out, const unsigned char key[SPS_ROUTE_KEY_LEN])
 {
-	unsigned char in[2048], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	if (flow.l + 1 + call_id.l > sizeof(in))
-		return EMSGSIZE;
-	memcpy(in, flow.p, flow.l);
-	in[flow.l] = '|';
-	memcpy(in + flow.l + 1, call_id.p, call_id.l);
-	if (!HMAC(EVP_sha256(), key, SPS_ROUTE_KEY_LEN, in, flow.l + 1 + call_id.l, md, &mdlen) ||
-	    mdlen < 8)
+	struct sps__proxy_mac *m = calloc(1, sizeof(*m));
+	if (!m)
+		return ENOMEM;
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	m->ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_free(mac);
+	OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+			       OSSL_PARAM_construct_end()};
+	if (!m->ctx || EVP_MAC_init(m->ctx, key, SPS_ROUTE_KEY_LEN, params) != 1) {
+		sps__proxy_mac_free(m);
 		return EIO;
-	for (int i = 0; i < 8; i++)
-		snprintf(mac + 2 * i, 3, "%02x", md[i]);
+	}
+	*out = m;
 	return 0;
 }
 
-int sps__proxy_token_make(const unsigned char key[SPS_ROUTE_KEY_LEN], const char *flow,
-			  struct sps_slice call_id, char *out, size_t size)
+void sps__proxy_mac_free(struct sps__proxy_mac *m)
+{
+	if (!m)
+		return;
+	EVP_MAC_CTX_free(m->ctx); /* cleanses the key */
+	free(m);
+}
+
+/* n bytes as 2n lowercase hex digits and a NUL. */
+static void hex_encode(const unsigned char *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* 16 hex digits of HMAC-SHA256(key, flow | "|" | call_id) into mac. */
+static int token_mac(struct sps__proxy_mac *m, struct sps_slice flow, struct sps_slice call_id,
+		     char mac[17])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	size_t mdlen = 0;
+	/* a NULL key restarts the MAC with the key set at creation */
+	if (EVP_MAC_init(m->ctx, NULL, 0, NULL) != 1 ||
+	    EVP_MAC_update(m->ctx, (const unsigned char *)flow.p, flow.l) != 1 ||
+	    EVP_MAC_update(m->ctx, (const unsigned char *)"|", 1) != 1 ||
+	    EVP_MAC_update(m->ctx, (const unsigned char *)call_id.p, call_id.l) != 1 ||
+	    EVP_MAC_final(m->ctx, md, &mdlen, sizeof(md)) != 1 || mdlen < 8)
+		return EIO;
+	hex_encode(md, 8, mac);
+	return 0;
+}
+
+int sps__proxy_token_make(struct sps__proxy_mac *m, const char *flow, struct sps_slice call_id,
+			  char *out, size_t size)
 {
 	char mac[17];
-	int err = token_mac(key, sps_slice_cstr(flow), call_id, mac);
+	int err = token_mac(m, sps_slice_cstr(flow), call_id, mac);
 	if (err)
 		return err;
 	int n = snprintf(out, size, "%s.%s", flow, mac);
 	return n < 0 || (size_t)n >= size ? ENOSPC : 0;
 }
 
-int sps__proxy_token_check(const unsigned char key[SPS_ROUTE_KEY_LEN], struct sps_slice user,
+int sps__proxy_token_check(struct sps__proxy_mac *m, struct sps_slice user,
 			   struct sps_slice call_id, char *flow, size_t size)
 {
 	if (user.l < 18 || user.p[user.l - 17] != '.')
@@ -111,7 +151,7 @@ int sps__proxy_token_check(const unsigned char key[SPS_ROUTE_KEY_LEN], struct sp
 	if (f.l + 1 > size || (f.p[0] != 'c' && f.p[0] != 'u'))
 		return EBADMSG;
 	char mac[17];
-	if (token_mac(key, f, call_id, mac) || CRYPTO_memcmp(mac, user.p + user.l - 16, 16) != 0)
+	if (token_mac(m, f, call_id, mac) || CRYPTO_memcmp(mac, user.p + user.l - 16, 16) != 0)
 		return EBADMSG;
 	memcpy(flow, f.p, f.l);
 	flow[f.l] = '\0';

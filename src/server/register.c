@@ -315,6 +315,12 @@ int sps__server_register_init(struct sps_server *s, char *err, size_t errsize)
 			 why ? why : strerror(rc));
 		return rc;
 	}
+	/* users and bindings are read several times per call: from memory,
+	 * exact also while the CLI changes users (store.h) */
+	if ((rc = sps_store_cache(s->store, true))) {
+		snprintf(err, errsize, "out of memory");
+		return rc;
+	}
 	/* The realm of stored password hashes is the domain: tell when it moved. */
 	char realm[256];
 	if (sps_store_setting_get(s->store, "realm", realm, sizeof(realm)) == 0 &&

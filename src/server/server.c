@@ -39,9 +39,12 @@ static int on_stream(struct sps_conn *c, const char *buf, size_t len, size_t *co
 {
 	struct sps_server *s = arg;
 	struct sps_origin o = {.tp = sps_conn_transport(c), .src = *sps_conn_peer(c), .conn = c};
-	char msgbuf[SPS_SIP_MAX_MSG];
 	size_t off = 0;
 
+	/* what the messages of this read make us send goes out once per
+	 * connection, at the end (conn.h): a 100 with its 407, a 180 with its
+	 * 200, an ACK with its BYE */
+	sps_conntab_cork(s->conns);
 	while (off < len && sps_conn_state(c) == SPS_CONN_OPEN) {
 		struct sps_frame f;
 		const char *why = NULL;
@@ -53,18 +56,17 @@ static int on_stream(struct sps_conn *c, const char *buf, size_t len, size_t *co
 			sps_sa_to_str(&o.src, peer, sizeof(peer));
 			SPS_INFO("closing %s connection from %s: %s",
 				 o.tp == SPS_TP_TLS ? "TLS" : "TCP", peer, why ? why : strerror(err));
+			sps_conntab_uncork(s->conns); /* the answers before the bad frame */
 			*consumed = len;
 			return err;
 		}
 		if (f.kind == SPS_FRAME_PING)
 			sps_conn_send(c, "\r\n", 2);
-		else if (f.kind == SPS_FRAME_MSG) {
-			/* the parser folds lines in place: give it a private copy */
-			memcpy(msgbuf, buf + off, f.len);
-			sps__server_handle(s, &o, msgbuf, f.len);
-		}
+		else if (f.kind == SPS_FRAME_MSG)
+			sps__server_handle(s, &o, buf + off, f.len);
 		off += f.len;
 	}
+	sps_conntab_uncork(s->conns);
 	*consumed = off;
 	return 0;
 }
@@ -463,6 +465,7 @@ out:
 		SSL_CTX_free(s.tls);
 	SSL_CTX_free(s.tls_client);
 	sps_arena_free(s.arena);
+	sps_arena_free(s.spare_arena);
 	if (s.loop)
 		sps_loop_free(s.loop);
 	sps_mbuf_free(&s.out);

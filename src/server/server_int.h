@@ -23,6 +23,7 @@ struct sps_calls;
 struct sps_admin;
 struct sps_prov_server;
 struct sps_cmedia_tab;
+struct sps__proxy_mac;
 
 struct sps_server {
 	const struct sps_server_conf *conf;
@@ -40,6 +41,7 @@ struct sps_server {
 	struct sps_admin *admin;   /* the control socket, NULL when it could not open */
 	struct sps_cmedia_tab *media; /* the media relay and each call's media (call_media.h) */
 	unsigned char route_key[32]; /* MAC key of our Record-Route flow tokens (proxy.c) */
+	struct sps__proxy_mac *route_mac; /* that key set up (proxy_int.h), NULL if it failed */
 	struct sps_prov_server *prov; /* HTTPS provisioning (provision/prov_server.h) */
 	struct sps_timer sweep_timer;
 	int algs[2];     /* enum sps_digest_alg, most preferred first */
@@ -61,7 +63,9 @@ struct sps_server {
 	struct sps_pki_stamp cert_bad;	 /* a pair that failed to load */
 	bool cert_bad_set, cert_bad_logged;
 	unsigned cert_ticks;		 /* timer runs until the next expiry check */
-	struct sps_arena *arena; /* per message, reset after each */
+	struct sps_arena *arena; /* per message, reset after each; the proxy may
+				    take it (sps__server_take_arena) */
+	struct sps_arena *spare_arena; /* the next s->arena once one is taken, or NULL */
 	struct sps_mbuf out;     /* per response, reset after each */
 	struct sps_sa local_ip;  /* the listen address (port 0) */
 	int stop_signal;
@@ -121,8 +125,19 @@ void sps__server_register_fini(struct sps_server *s);
 /* A stream connection closed: its flows are gone. */
 void sps__server_conn_closed(struct sps_server *s, struct sps_conn *c);
 
-/* Handle one received message in buf[0..len) (writable, as the parser
- * folds lines in place). Answers on the origin's transport. */
-void sps__server_handle(struct sps_server *s, const struct sps_origin *o, char *buf, size_t len);
+/* Handle one received message in data[0..len) (copied into s->arena
+ * first). Answers on the origin's transport. */
+void sps__server_handle(struct sps_server *s, const struct sps_origin *o, const char *data,
+			size_t len);
+
+/* The arena of the message being handled (the message's bytes, its parse
+ * and what handlers allocated for it) for a caller that keeps the parsed
+ * message beyond this message (the proxy's pending requests): the caller
+ * owns it and frees it with sps_arena_free; the server goes on with a fresh
+ * one. NULL when there is no memory for that fresh one - never after
+ * sps__server_arena_reserve() succeeded during the same message. */
+struct sps_arena *sps__server_take_arena(struct sps_server *s);
+/* Make the next sps__server_take_arena() succeed. Returns 0 or ENOMEM. */
+int sps__server_arena_reserve(struct sps_server *s);
 
 #endif

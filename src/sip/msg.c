@@ -194,6 +194,13 @@ static int parse_start(struct sps_sip_msg *m, struct sps_slice line, const char 
 	return 0;
 }
 
+/* Header entries allocated at first: enough for most messages, and a
+ * power of two dividing SPS_SIP_MAX_HDRS (see add_hdr). */
+#define HDRS_FIRST 32
+_Static_assert(SPS_SIP_MAX_HDRS % HDRS_FIRST == 0 &&
+		       ((SPS_SIP_MAX_HDRS / HDRS_FIRST) & (SPS_SIP_MAX_HDRS / HDRS_FIRST - 1)) == 0,
+	       "SPS_SIP_MAX_HDRS must be HDRS_FIRST times a power of two");
+
 /* Add one header entry; parse it. */
 static int add_hdr(struct sps_sip_msg *m, enum sps_hdr_id id, struct sps_slice name,
 		   struct sps_slice value, struct sps_arena *arena, const char **why)
@@ -201,6 +208,19 @@ static int add_hdr(struct sps_sip_msg *m, enum sps_hdr_id id, struct sps_slice n
 	if (m->nhdrs >= SPS_SIP_MAX_HDRS) {
 		*why = "too many headers";
 		return EMSGSIZE;
+	}
+	/* the array starts at HDRS_FIRST entries and doubles when full, so its
+	 * capacity is HDRS_FIRST << k: full exactly when nhdrs is a power of
+	 * two >= HDRS_FIRST (most messages never grow it; nothing points into
+	 * it until the parse is done) */
+	if (m->nhdrs >= HDRS_FIRST && (m->nhdrs & (m->nhdrs - 1)) == 0) {
+		struct sps_sip_hdr *bigger = sps_arena_zalloc(arena, 2 * m->nhdrs * sizeof(*bigger));
+		if (!bigger) {
+			*why = "out of memory";
+			return ENOMEM;
+		}
+		memcpy(bigger, m->hdrs, m->nhdrs * sizeof(*bigger));
+		m->hdrs = bigger;
 	}
 	struct sps_sip_hdr *h = &m->hdrs[m->nhdrs++];
 	h->id = id;
@@ -271,7 +291,7 @@ int sps_sip_msg_parse(char *buf, size_t len, struct sps_arena *arena, struct sps
 	while (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
 		p += 2;
 	struct sps_sip_msg *m = sps_arena_zalloc(arena, sizeof(*m));
-	struct sps_sip_hdr *hdrs = sps_arena_zalloc(arena, SPS_SIP_MAX_HDRS * sizeof(*hdrs));
+	struct sps_sip_hdr *hdrs = sps_arena_zalloc(arena, HDRS_FIRST * sizeof(*hdrs));
 	if (!m || !hdrs) {
 		*why = "out of memory";
 		return ENOMEM;

@@ -32,13 +32,15 @@ struct sps_tsx_layer {
 
 /* Invariants: `layer` is NULL once terminated (and the tsx is out of the
  * table); msg/msg_len hold the last response sent (server) or the request
- * (client), malloc'd. */
+ * (client), malloc'd, while something may still need them: a server
+ * transaction drops its 2xx in Accepted (RFC 6026 7.1: retransmitted
+ * INVITEs are absorbed, 2xx retransmissions come from the TU), a client
+ * transaction its request once a final response came (the ACK for a
+ * non-2xx is built by then). Answered INVITEs stay 32 s, so this matters. */
 struct sps_tsx {
 	struct sps_tsx *next; /* hash chain */
 	struct sps_tsx_layer *layer;
 	uint32_t hash;
-	char key[KEY_MAX];
-	size_t key_len;
 	bool server, invite;
 	enum sps_tsx_state state;
 	unsigned status;
@@ -52,6 +54,8 @@ struct sps_tsx {
 	sps_tsx_resp_h *h;
 	void *arg;
 	void *udata;
+	size_t key_len;
+	char key[]; /* key_len bytes, sized to the key */
 };
 
 static const char *const state_names[] = {"Calling",   "Trying",   "Proceeding", "Completed",
@@ -86,31 +90,56 @@ static void key_put(char *k, size_t *n, struct sps_slice s, bool lower)
 		k[(*n)++] = '\n';
 }
 
+static bool rfc3261_branch(struct sps_slice branch)
+{
+	return branch.l > sizeof(MAGIC) - 1 && memcmp(branch.p, MAGIC, sizeof(MAGIC) - 1) == 0;
+}
+
+static void key_method(char *k, size_t *n, enum sps_sip_method meth, struct sps_slice method)
+{
+	if (meth == SPS_METHOD_ACK)
+		meth = SPS_METHOD_INVITE;
+	if (meth != SPS_METHOD_OTHER)
+		key_put(k, n, sps_slice_cstr(sps_sip_method_name(meth)), false);
+	else
+		key_put(k, n, method, false);
+}
+
+/* Client key: 'C', branch, CSeq method (RFC 3261 17.1.3). 0 when the
+ * branch is not an RFC 3261 one. */
+static size_t client_key(char k[KEY_MAX], struct sps_slice branch, enum sps_sip_method meth,
+			 struct sps_slice method)
+{
+	if (!rfc3261_branch(branch))
+		return 0;
+	size_t n = 0;
+	k[n++] = 'C';
+	key_put(k, &n, branch, false);
+	key_method(k, &n, meth, method);
+	return n;
+}
+
 /* Server key: 'S', branch, sent-by host and port, method (ACK counts as
- * INVITE, RFC 3261 17.2.3). Client key: 'C', branch, CSeq method (17.1.3).
- * Returns the length, 0 when the message has no RFC 3261 branch. */
+ * INVITE, RFC 3261 17.2.3). Client key: see client_key. Returns the
+ * length, 0 when the message has no RFC 3261 branch. */
 static size_t make_key(char k[KEY_MAX], bool server, const struct sps_sip_msg *m,
 		       enum sps_sip_method meth, struct sps_slice method)
 {
 	const struct sps_via *v = m->via;
-	if (!v || v->branch.l <= sizeof(MAGIC) - 1 ||
-	    memcmp(v->branch.p, MAGIC, sizeof(MAGIC) - 1) != 0)
+	if (!v)
+		return 0;
+	if (!server)
+		return client_key(k, v->branch, meth, method);
+	if (!rfc3261_branch(v->branch))
 		return 0;
 	size_t n = 0;
-	k[n++] = server ? 'S' : 'C';
+	k[n++] = 'S';
 	key_put(k, &n, v->branch, false);
-	if (server) {
-		char port[8];
-		int pl = snprintf(port, sizeof(port), "%u", v->port ? v->port : 0);
-		key_put(k, &n, v->host, true);
-		key_put(k, &n, sps_slice_make(port, (size_t)pl), false);
-	}
-	if (meth == SPS_METHOD_ACK)
-		meth = SPS_METHOD_INVITE;
-	if (meth != SPS_METHOD_OTHER)
-		key_put(k, &n, sps_slice_cstr(sps_sip_method_name(meth)), false);
-	else
-		key_put(k, &n, method, false);
+	char port[8];
+	int pl = snprintf(port, sizeof(port), "%u", v->port ? v->port : 0);
+	key_put(k, &n, v->host, true);
+	key_put(k, &n, sps_slice_make(port, (size_t)pl), false);
+	key_method(k, &n, meth, method);
 	return n;
 }
 
@@ -266,7 +295,7 @@ static void rtx_fired(void *arg)
 static struct sps_tsx *tsx_alloc(struct sps_tsx_layer *l, const char *key, size_t klen,
 				 const struct sps_tsx_dest *dest)
 {
-	struct sps_tsx *t = sps_mem_zalloc(sizeof(*t), tsx_destroy);
+	struct sps_tsx *t = sps_mem_zalloc(sizeof(*t) + klen, tsx_destroy);
 	if (!t)
 		return NULL;
 	sps_timer_init(&t->rtx);
@@ -277,6 +306,14 @@ static struct sps_tsx *tsx_alloc(struct sps_tsx_layer *l, const char *key, size_
 	t->dest = *dest;
 	t->layer = l;
 	return t;
+}
+
+/* The bytes in t->msg are needed no more (see struct sps_tsx). */
+static void drop_msg(struct sps_tsx *t)
+{
+	free(t->msg);
+	t->msg = NULL;
+	t->msg_len = 0;
 }
 
 static int keep(char **dst, size_t *dlen, const char *buf, size_t len)
@@ -446,12 +483,17 @@ int sps_tsx_respond(struct sps_tsx *t, unsigned code, const char *buf, size_t le
 	if (t->state == SPS_TSX_ACCEPTED && !(code >= 200 && code < 300))
 		return EALREADY; /* RFC 6026 7.1: only further 2xx pass */
 
-	int err = keep(&t->msg, &t->msg_len, buf, len);
-	if (err)
+	/* an INVITE's 2xx is not kept: nothing resends it from here (Accepted,
+	 * RFC 6026 7.1), and answered INVITEs linger 32 s */
+	bool accepted = t->invite && final && code < 300;
+	int err = 0;
+	if (accepted)
+		drop_msg(t);
+	else if ((err = keep(&t->msg, &t->msg_len, buf, len)) != 0)
 		return err;
 	t->status = code;
 	sps_mem_ref(t);
-	err = send_bytes(t, t->msg, t->msg_len);
+	err = accepted ? send_bytes(t, buf, len) : send_bytes(t, t->msg, t->msg_len);
 	if (err) {
 		transport_error(t);
 		sps_mem_deref(t);
@@ -493,42 +535,17 @@ struct sps_tsx *sps_tsx_server_find_invite(struct sps_tsx_layer *l,
 
 /* ---- client transactions ---- */
 
-int sps_tsx_client_new(struct sps_tsx **out, struct sps_tsx_layer *l,
-		       const struct sps_tsx_dest *dest, const char *buf, size_t len,
-		       sps_tsx_resp_h *h, void *arg)
+/* Start a client transaction for buf whose key is k[0..n). */
+static int client_start(struct sps_tsx **out, struct sps_tsx_layer *l,
+			const struct sps_tsx_dest *dest, const char *buf, size_t len, bool invite,
+			const char *k, size_t n, sps_tsx_resp_h *h, void *arg)
 {
-	if (!l || !dest || !buf || len > SPS_SIP_MAX_MSG)
-		return EINVAL;
+	if (table_find(l, k, n))
+		return EEXIST;
 	char *copy = malloc(len ? len : 1);
 	if (!copy)
 		return ENOMEM;
 	memcpy(copy, buf, len);
-
-	/* parse a scratch copy (the parser folds in place) for the key */
-	char *scratch = malloc(len ? len : 1);
-	if (!scratch) {
-		free(copy);
-		return ENOMEM;
-	}
-	memcpy(scratch, buf, len);
-	struct sps_sip_msg *m;
-	const char *why;
-	sps_arena_reset(l->arena);
-	char k[KEY_MAX];
-	size_t n = 0;
-	int err = sps_sip_msg_parse(scratch, len, l->arena, &m, &why);
-	if (!err && m->is_request && m->meth != SPS_METHOD_ACK)
-		n = make_key(k, false, m, m->meth, m->method);
-	bool invite = !err && m->meth == SPS_METHOD_INVITE;
-	free(scratch);
-	if (!n) {
-		free(copy);
-		return EBADMSG;
-	}
-	if (table_find(l, k, n)) {
-		free(copy);
-		return EEXIST;
-	}
 	struct sps_tsx *t = tsx_alloc(l, k, n, dest);
 	if (!t) {
 		free(copy);
@@ -540,7 +557,7 @@ int sps_tsx_client_new(struct sps_tsx **out, struct sps_tsx_layer *l,
 	t->state = invite ? SPS_TSX_CALLING : SPS_TSX_TRYING;
 	t->h = h;
 	t->arg = arg;
-	err = send_bytes(t, t->msg, t->msg_len);
+	int err = send_bytes(t, t->msg, t->msg_len);
 	if (!err)
 		err = table_add(l, t);
 	if (err) {
@@ -562,6 +579,54 @@ int sps_tsx_client_new(struct sps_tsx **out, struct sps_tsx_layer *l,
 	else
 		sps_mem_deref(t);
 	return err;
+}
+
+int sps_tsx_client_new(struct sps_tsx **out, struct sps_tsx_layer *l,
+		       const struct sps_tsx_dest *dest, const char *buf, size_t len,
+		       sps_tsx_resp_h *h, void *arg)
+{
+	if (!l || !dest || !buf || len > SPS_SIP_MAX_MSG)
+		return EINVAL;
+	/* parse a scratch copy (the parser folds in place) for the key */
+	char *scratch = malloc(len ? len : 1);
+	if (!scratch)
+		return ENOMEM;
+	memcpy(scratch, buf, len);
+	struct sps_sip_msg *m;
+	const char *why;
+	sps_arena_reset(l->arena);
+	char k[KEY_MAX];
+	size_t n = 0;
+	int err = sps_sip_msg_parse(scratch, len, l->arena, &m, &why);
+	if (!err && m->is_request && m->meth != SPS_METHOD_ACK)
+		n = make_key(k, false, m, m->meth, m->method);
+	bool invite = !err && m->meth == SPS_METHOD_INVITE;
+	free(scratch);
+	if (!n)
+		return EBADMSG;
+	return client_start(out, l, dest, buf, len, invite, k, n, h, arg);
+}
+
+int sps_tsx_client_send(struct sps_tsx **out, struct sps_tsx_layer *l,
+			const struct sps_tsx_dest *dest, const char *buf, size_t len,
+			enum sps_sip_method meth, struct sps_slice method,
+			struct sps_slice branch, sps_tsx_resp_h *h, void *arg)
+{
+	if (!l || !dest || !buf || len > SPS_SIP_MAX_MSG || meth == SPS_METHOD_ACK)
+		return EINVAL;
+	char k[KEY_MAX];
+	size_t n = client_key(k, branch, meth, method);
+	if (!n)
+		return EBADMSG;
+	return client_start(out, l, dest, buf, len, meth == SPS_METHOD_INVITE, k, n, h, arg);
+}
+
+const char *sps_tsx_request(const struct sps_tsx *t, size_t *len)
+{
+	if (!t || t->server || !t->msg)
+		return NULL;
+	*len = t->msg_len;
+	return t->msg;
 }
 
 /* 17.1.1.3: the ACK for a non-2xx final response: Request-URI, Call-ID,
@@ -662,6 +727,7 @@ bool sps_tsx_client_absorb(struct sps_tsx_layer *l, const struct sps_sip_msg *re
 			t->state = SPS_TSX_COMPLETED; /* Timer K */
 			start(t, &t->end, reliable(t) ? 0 : l->conf.t4, end_fired);
 		}
+		drop_msg(t); /* no retransmission, no CANCEL after a final */
 		tell(t, code, resp);
 		break;
 	case SPS_TSX_ACCEPTED:

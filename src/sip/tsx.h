@@ -124,6 +124,20 @@ int sps_tsx_client_new(struct sps_tsx **out, struct sps_tsx_layer *l,
 		       const struct sps_tsx_dest *dest, const char *buf, size_t len,
 		       sps_tsx_resp_h *h, void *arg);
 
+/* sps_tsx_client_new for a request the caller built itself, so that it
+ * need not be parsed again: meth/method are its method (not ACK; method is
+ * used for SPS_METHOD_OTHER) and branch the branch parameter of its top Via
+ * (an RFC 3261 one, else EBADMSG). Same results otherwise. */
+int sps_tsx_client_send(struct sps_tsx **out, struct sps_tsx_layer *l,
+			const struct sps_tsx_dest *dest, const char *buf, size_t len,
+			enum sps_sip_method meth, struct sps_slice method,
+			struct sps_slice branch, sps_tsx_resp_h *h, void *arg);
+
+/* A client transaction's request as sent (for building its CANCEL, RFC
+ * 3261 9.1), held until a final response came; NULL afterwards and for
+ * server transactions. *len gets its length. */
+const char *sps_tsx_request(const struct sps_tsx *t, size_t *len);
+
 /* Offer a received response to the client transactions (RFC 3261 17.1.3:
  * top Via branch and CSeq method). Returns true when one took it. */
 bool sps_tsx_client_absorb(struct sps_tsx_layer *l, const struct sps_sip_msg *resp);

@@ -33,6 +33,21 @@ void sps_store_close(struct sps_store *st);
 /* Schema version after migrations (tests). */
 int sps_store_schema_version(struct sps_store *st);
 
+/* Read cache (off by default; `serve` turns it on for its lookups per
+ * call): users and each AoR's bindings are then answered from memory.
+ * Never stale: every read first asks SQLite whether another connection -
+ * the CLI in another process - committed since the last read (PRAGMA
+ * data_version), and then forgets everything; this connection's own writes
+ * forget what they touch, and a rolled-back batch forgets everything.
+ * Returns 0 or ENOMEM. */
+int sps_store_cache(struct sps_store *st, bool on);
+/* Between pin and unpin (serve: the handling of one received message) the
+ * check for other connections' commits is made once, at the first read,
+ * instead of at every read: the reads see every commit that completed
+ * before the message was handled. Pins nest; unbalanced is a bug. */
+void sps_store_cache_pin(struct sps_store *st);
+void sps_store_cache_unpin(struct sps_store *st);
+
 /* Group commit. begin when already in a batch is a no-op returning 0. */
 int sps_store_begin(struct sps_store *st);
 int sps_store_commit(struct sps_store *st);

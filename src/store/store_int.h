@@ -1,5 +1,6 @@
-/* store internals: the SQLite backend's handle and the schema migrations.
- * Only store_sqlite.c, migrate.c and the unit tests include this. */
+/* store internals: the SQLite backend's handle, the schema migrations and
+ * the read cache. Only store_sqlite.c, migrate.c, store_cache.c and the
+ * unit tests include this. */
 #ifndef SPS_STORE_STORE_INT_H
 #define SPS_STORE_STORE_INT_H
 
@@ -41,8 +42,43 @@ enum sps__store_stmt {
 	SPS__ST_DEVICE_BY_PROV_USER,
 	SPS__ST_DEVICE_EACH,
 	SPS__ST_DEVICE_LINES,
+	SPS__ST_DATA_VERSION,
 	SPS__ST_COUNT
 };
+
+/* ---- the read cache (store_cache.c, sps_store_cache) ----
+ * Users by name and each AoR's bindings (every row, expired ones too, in
+ * the order of the query), in memory. The cache only stores and drops;
+ * store_sqlite.c keeps it true: it drops what this connection writes, and
+ * clears everything when PRAGMA data_version says another connection
+ * committed, or when a transaction of ours was rolled back. */
+struct sps__cache;
+struct sps__cache_entry; /* one AoR's binding list, held while walked */
+struct sps__cache_fill;	 /* one AoR's binding list being read */
+
+int sps__cache_new(struct sps__cache **out);
+void sps__cache_free(struct sps__cache *c);
+void sps__cache_clear(struct sps__cache *c);	  /* everything */
+void sps__cache_clear_aors(struct sps__cache *c); /* every binding list */
+
+/* A copy of the cached row into *out; false when not cached. */
+bool sps__cache_user_get(struct sps__cache *c, const char *name, struct sps_user *out);
+void sps__cache_user_put(struct sps__cache *c, const struct sps_user *u);
+void sps__cache_user_drop(struct sps__cache *c, const char *name);
+
+/* The cached list of aor, held (release it), or NULL. Its rows stay valid
+ * until the release, also when the entry is dropped meanwhile. */
+struct sps__cache_entry *sps__cache_aor_get(struct sps__cache *c, const char *aor);
+const struct sps_binding *sps__cache_aor_rows(const struct sps__cache_entry *e, size_t *n);
+void sps__cache_aor_release(struct sps__cache_entry *e);
+void sps__cache_aor_drop(struct sps__cache *c, const char *aor);
+/* Fill: begin (NULL on ENOMEM), add every row (copied), end: with ok the
+ * list replaces the cached one and comes back held (NULL when it could not
+ * be kept: too many rows, no memory); without ok it is discarded. */
+struct sps__cache_fill *sps__cache_aor_begin(const char *aor);
+void sps__cache_aor_add(struct sps__cache_fill *f, const struct sps_binding *b);
+struct sps__cache_entry *sps__cache_aor_end(struct sps__cache *c, struct sps__cache_fill *f,
+					    bool ok);
 
 /* One connection to DATA/sipsec.db. Used by one thread at a time (store.h).
  * Invariants: batch is true exactly while a BEGIN IMMEDIATE issued by
@@ -55,6 +91,12 @@ struct sps_store {
 	int version;                       /* schema version after migrations */
 	bool batch;
 	int batch_err;
+	/* sps_store_cache: NULL when off. dv is the PRAGMA data_version the
+	 * cache was last found true at (-1: never checked). */
+	struct sps__cache *cache;
+	int64_t dv;
+	unsigned pin;	  /* sps_store_cache_pin depth */
+	bool pin_checked; /* dv was checked since the outermost pin */
 	char path[4096]; /* DATA/sipsec.db */
 };
 

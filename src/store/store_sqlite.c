@@ -87,6 +87,7 @@ static const char *const stmt_sql[SPS__ST_COUNT] = {
 	[SPS__ST_DEVICE_EACH] = "SELECT " DEVICE_COLS " FROM devices ORDER BY mac",
 	[SPS__ST_DEVICE_LINES] = "SELECT idx, user, sip_password FROM device_lines WHERE mac = ?1 "
 				 "ORDER BY idx",
+	[SPS__ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
 /* ---- errors ---- */
@@ -109,6 +110,7 @@ static int db_fail(struct sps_store *st, int rc, const char *what)
 	if (st->batch && !st->batch_err && sqlite3_get_autocommit(st->db)) {
 		st->batch_err = err == EEXIST ? EIO : err;
 		SPS_ERROR("%s: the open batch was rolled back; its writes are lost", what);
+		sps__cache_clear(st->cache); /* it may hold rows read in that batch */
 	}
 	return err;
 }
@@ -331,6 +333,7 @@ void sps_store_close(struct sps_store *st)
 		SPS_WARN("store closed with an open batch: its writes are rolled back");
 	for (int i = 0; i < SPS__ST_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
+	sps__cache_free(st->cache);
 	/* rolls back an open transaction; the last connection checkpoints the WAL */
 	if (st->db && sqlite3_close(st->db) != SQLITE_OK)
 		SPS_ERROR("close %s: %s", st->path, sqlite3_errmsg(st->db));
@@ -340,6 +343,57 @@ void sps_store_close(struct sps_store *st)
 int sps_store_schema_version(struct sps_store *st)
 {
 	return st->version;
+}
+
+/* ---- read cache ---- */
+
+int sps_store_cache(struct sps_store *st, bool on)
+{
+	if (!on) {
+		sps__cache_free(st->cache);
+		st->cache = NULL;
+		return 0;
+	}
+	if (st->cache)
+		return 0;
+	st->dv = -1;
+	return sps__cache_new(&st->cache);
+}
+
+/* The cache when it may be trusted for a read now, else NULL (off, or the
+ * check failed: read the database). PRAGMA data_version changes exactly
+ * when another connection - the CLI in another process, say - committed
+ * since this one last asked, and then the whole cache is cleared: a
+ * password change or a deleted user counts from the next read on. This
+ * connection's own writes drop what they touch (the callers below). The
+ * check is one statement that reads the WAL index, no table. */
+static struct sps__cache *cache_ready(struct sps_store *st)
+{
+	if (!st->cache)
+		return NULL;
+	if (st->pin && st->pin_checked)
+		return st->dv < 0 ? NULL : st->cache;
+	st->pin_checked = st->pin > 0;
+	sqlite3_stmt *s = st->stmt[SPS__ST_DATA_VERSION];
+	int rc = sqlite3_step(s);
+	int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+	sqlite3_reset(s);
+	if (v != st->dv || v < 0) {
+		sps__cache_clear(st->cache);
+		st->dv = v;
+	}
+	return v < 0 ? NULL : st->cache;
+}
+
+void sps_store_cache_pin(struct sps_store *st)
+{
+	st->pin++;
+}
+
+void sps_store_cache_unpin(struct sps_store *st)
+{
+	if (st->pin && --st->pin == 0)
+		st->pin_checked = false;
 }
 
 /* ---- group commit ---- */
@@ -368,6 +422,8 @@ int sps_store_commit(struct sps_store *st)
 		err = run_id(st, SPS__ST_COMMIT, "commit");
 	if (err && !sqlite3_get_autocommit(st->db))
 		run_id(st, SPS__ST_ROLLBACK, "rollback");
+	if (err)
+		sps__cache_clear(st->cache); /* rows read in the lost batch */
 	st->batch = false;
 	st->batch_err = 0;
 	return err;
@@ -392,6 +448,7 @@ static int op_end(struct sps_store *st, int err)
 		if (!err)
 			return 0;
 	}
+	sps__cache_clear(st->cache); /* it may hold rows of the undone writes */
 	if (sqlite3_get_autocommit(st->db))
 		return err; /* nothing left to roll back */
 	if (st->batch) {
@@ -514,6 +571,8 @@ int sps_store_user_add(struct sps_store *st, const struct sps_user *u)
 	bind_text(s, 6, u->srtp, &rc);
 	if (rc != SQLITE_OK)
 		return bind_fail(st, s, rc, "user add");
+	if (st->cache)
+		sps__cache_user_drop(st->cache, u->name);
 	return run(st, s, "user add");
 }
 
@@ -530,6 +589,8 @@ int sps_store_user_update(struct sps_store *st, const struct sps_user *u)
 	bind_text(s, 5, u->srtp, &rc);
 	if (rc != SQLITE_OK)
 		return bind_fail(st, s, rc, "user update");
+	if (st->cache)
+		sps__cache_user_drop(st->cache, u->name);
 	int err = run(st, s, "user update");
 	if (!err && sqlite3_changes(st->db) == 0)
 		err = ENOENT;
@@ -542,6 +603,10 @@ int sps_store_user_del(struct sps_store *st, const char *name)
 {
 	if (!name || !*name)
 		return EINVAL;
+	if (st->cache) { /* the row and the bindings that carry its name */
+		sps__cache_user_drop(st->cache, name);
+		sps__cache_clear_aors(st->cache);
+	}
 	int rc = SQLITE_OK;
 	int err = op_begin(st);
 	if (err)
@@ -564,15 +629,20 @@ int sps_store_user_get(struct sps_store *st, const char *name, struct sps_user *
 {
 	if (!name || !out)
 		return EINVAL;
+	struct sps__cache *c = cache_ready(st);
+	if (c && sps__cache_user_get(c, name, out))
+		return 0;
 	sqlite3_stmt *s = st->stmt[SPS__ST_USER_GET];
 	int rc = SQLITE_OK, err = 0;
 	bind_text(s, 1, name, &rc);
 	if (rc != SQLITE_OK)
 		return bind_fail(st, s, rc, "user get");
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		row_to_user(s, out);
-	else if (rc == SQLITE_DONE)
+		if (c && strcmp(out->name, name) == 0)
+			sps__cache_user_put(c, out);
+	} else if (rc == SQLITE_DONE)
 		err = ENOENT;
 	else
 		err = db_fail(st, rc, "user get");
@@ -631,6 +701,8 @@ int sps_store_binding_put(struct sps_store *st, const struct sps_binding *b)
 	bind_int(s, 19, b->updated ? b->updated : (int64_t)time(NULL), &rc);
 	if (rc != SQLITE_OK)
 		return bind_fail(st, s, rc, "binding put");
+	if (st->cache) /* REPLACE may also remove rows of this AoR (same key) */
+		sps__cache_aor_drop(st->cache, b->aor);
 	return run(st, s, "binding put");
 }
 
@@ -644,6 +716,8 @@ int sps_store_binding_del(struct sps_store *st, const char *aor, const char *con
 	bind_text(s, 2, contact, &rc);
 	if (rc != SQLITE_OK)
 		return bind_fail(st, s, rc, "binding del");
+	if (st->cache)
+		sps__cache_aor_drop(st->cache, aor);
 	int err = run(st, s, "binding del");
 	if (!err && sqlite3_changes(st->db) == 0)
 		err = ENOENT;
@@ -659,6 +733,8 @@ int sps_store_binding_del_aor(struct sps_store *st, const char *aor)
 	bind_text(s, 1, aor, &rc);
 	if (rc != SQLITE_OK)
 		return bind_fail(st, s, rc, "binding del");
+	if (st->cache)
+		sps__cache_aor_drop(st->cache, aor);
 	return run(st, s, "binding del");
 }
 
@@ -670,8 +746,11 @@ int sps_store_binding_expire(struct sps_store *st, int64_t now, unsigned *n)
 	if (rc != SQLITE_OK)
 		return bind_fail(st, s, rc, "binding expire");
 	int err = run(st, s, "binding expire");
+	unsigned gone = err ? 0 : (unsigned)sqlite3_changes(st->db);
+	if (st->cache && (err || gone)) /* walks with now 0 list expired rows too */
+		sps__cache_clear_aors(st->cache);
 	if (!err && n)
-		*n = (unsigned)sqlite3_changes(st->db);
+		*n = gone;
 	return err;
 }
 
@@ -699,13 +778,59 @@ static void row_to_binding(sqlite3_stmt *s, struct sps_binding *b)
 	b->updated = sqlite3_column_int64(s, 18);
 }
 
-/* The strings in *b point into the statement's current row: valid during
- * the callback only (store.h). */
+/* The rows of aor from the cache (filled from the database on a miss),
+ * *err getting the walk's result. False when the cache cannot answer: the
+ * caller reads the database. */
+static bool binding_each_cached(struct sps_store *st, struct sps__cache *c, const char *aor,
+				int64_t now, sps_store_binding_h *h, void *arg, int *err)
+{
+	struct sps__cache_entry *e = sps__cache_aor_get(c, aor);
+	if (!e) {
+		struct sps__cache_fill *f = sps__cache_aor_begin(aor);
+		if (!f)
+			return false;
+		bool own;
+		int rc = SQLITE_OK;
+		sqlite3_stmt *s = walk_stmt(st, SPS__ST_BINDING_EACH_AOR, &own, err);
+		if (!s) {
+			sps__cache_aor_end(c, f, false);
+			return false;
+		}
+		bind_text(s, 1, aor, &rc);
+		bind_int(s, 2, 0, &rc);
+		struct sps_binding b;
+		while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+			if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+				break;
+			row_to_binding(s, &b);
+			sps__cache_aor_add(f, &b);
+		}
+		walk_end(s, own);
+		e = sps__cache_aor_end(c, f, rc == SQLITE_DONE);
+		if (!e)
+			return false; /* not kept: the uncached walk reports any error */
+	}
+	size_t n;
+	const struct sps_binding *rows = sps__cache_aor_rows(e, &n);
+	*err = 0;
+	for (size_t i = 0; i < n && !*err; i++)
+		if (now == 0 || rows[i].expires_at > now)
+			*err = h(&rows[i], arg);
+	sps__cache_aor_release(e);
+	return true;
+}
+
+/* The strings in *b point into the statement's current row (or the
+ * cache): valid during the callback only (store.h). */
 int sps_store_binding_each(struct sps_store *st, const char *aor, int64_t now,
 			   sps_store_binding_h *h, void *arg)
 {
 	if (!h)
 		return EINVAL;
+	struct sps__cache *c = aor ? cache_ready(st) : NULL;
+	int cerr = 0;
+	if (c && binding_each_cached(st, c, aor, now, h, arg, &cerr))
+		return cerr;
 	bool own;
 	int err = 0, rc = SQLITE_OK;
 	sqlite3_stmt *s = walk_stmt(st, aor ? SPS__ST_BINDING_EACH_AOR : SPS__ST_BINDING_EACH_ALL,

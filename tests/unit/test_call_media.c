@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/loop.h"
 #include "core/mem.h"
 #include "sdp/sdp.h"
@@ -243,5 +244,85 @@ out:
 		sps_loop_free(loop);
 	if (rc)
 		TEST_FAIL("a plain answer to an RTP/SAVP offer was not rejected");
+	return 0;
+}
+
+/* Finding a dialog's media among many (the table's Call-ID buckets, grown
+ * past their first size), from either side, and after others ended. */
+static int find_many(struct sps_cmedia_tab *t, struct sps_cmedia **cms, int n)
+{
+	char a[1024], cid[32], tag[32];
+	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFFER, .tls = true},
+					   {.mode = SPS_SRTP_OFFER, .tls = true}};
+	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
+	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
+	ASSERT_INT_EQ(sdp_make(a, sizeof(a), 4000, KEY_A, NULL), 0);
+	for (int i = 0; i < n; i++) {
+		struct sps_cmedia_res r = {0};
+		snprintf(cid, sizeof(cid), "call-%d", i);
+		snprintf(tag, sizeof(tag), "tag-%d", i);
+		int err = sps__cmedia_invite(t, sps_slice_cstr(cid), sps_slice_cstr(tag), sides,
+					     sps_slice_cstr(a), &cms[i], &r);
+		sps__cmedia_body_free(r.body, r.len);
+		ASSERT_INT_EQ(err, 0);
+	}
+	ASSERT_INT_EQ(sps__cmedia_count(t), n);
+	for (int i = 0; i < n; i++) {
+		unsigned side = 9;
+		snprintf(cid, sizeof(cid), "call-%d", i);
+		snprintf(tag, sizeof(tag), "tag-%d", i);
+		ASSERT(sps__cmedia_find(t, sps_slice_cstr(cid), sps_slice_cstr(tag),
+					SPS_SLICE_LIT("b"), &side) == cms[i]);
+		ASSERT_INT_EQ(side, 0);
+		ASSERT(sps__cmedia_find(t, sps_slice_cstr(cid), SPS_SLICE_LIT("b"),
+					sps_slice_cstr(tag), &side) == cms[i]);
+		ASSERT_INT_EQ(side, 1);
+		/* the tag of another call under this Call-ID: not this dialog */
+		snprintf(tag, sizeof(tag), "tag-%d", (i + 1) % n);
+		ASSERT(!sps__cmedia_find(t, sps_slice_cstr(cid), sps_slice_cstr(tag),
+					 SPS_SLICE_LIT("b"), &side));
+	}
+	for (int i = 0; i < n; i += 2)
+		sps__cmedia_end(cms[i]);
+	ASSERT_INT_EQ(sps__cmedia_count(t), n / 2);
+	for (int i = 0; i < n; i++) {
+		unsigned side;
+		snprintf(cid, sizeof(cid), "call-%d", i);
+		snprintf(tag, sizeof(tag), "tag-%d", i);
+		struct sps_cmedia *f =
+			sps__cmedia_find(t, sps_slice_cstr(cid), sps_slice_cstr(tag),
+					 SPS_SLICE_LIT("b"), &side);
+		ASSERT(f == (i % 2 ? cms[i] : NULL));
+	}
+	for (int i = 1; i < n; i += 2)
+		sps__cmedia_end(cms[i]);
+	ASSERT_INT_EQ(sps__cmedia_count(t), 0);
+	return 0;
+}
+
+int test_call_media_find(void)
+{
+	enum { N = 300 };
+	struct sps_loop *loop = NULL;
+	struct sps_cmedia_tab *t = NULL;
+	struct sps_cmedia *cms[N] = {0};
+	/* 4 ports a session; a range of our own (ports taken by others are
+	 * skipped by the relay) */
+	struct sps_relay_conf c = {"127.0.0.1", 0, 0, 1, 0};
+	c.port_min = (uint16_t)(40000 + (getpid() % 16) * 1300);
+	c.port_max = (uint16_t)(c.port_min + 1299);
+	char err[256];
+	int rc = 1;
+	enum sps_log_level lvl = sps_log_threshold;
+	sps_log_set_level(SPS_LOG_WARN); /* not a line per call */
+	if (sps_loop_new(&loop) == 0 && sps__cmedia_tab_new(&t, loop, &c, err, sizeof(err)) == 0)
+		rc = find_many(t, cms, N);
+	sps_log_set_level(lvl);
+	for (int i = 0; i < N; i++)
+		sps_mem_deref(cms[i]);
+	sps__cmedia_tab_free(t);
+	if (loop)
+		sps_loop_free(loop);
+	ASSERT_INT_EQ(rc, 0);
 	return 0;
 }

@@ -110,17 +110,29 @@ int test_proxy_rank(void)
 	return 0;
 }
 
-int test_proxy_route_token(void)
+/* The checks on one pair of MACs (freed by the caller, also on failure). */
+static int route_token_checks(struct sps__proxy_mac *key, struct sps__proxy_mac *other,
+			      const unsigned char *raw_key)
 {
-	unsigned char key[SPS_ROUTE_KEY_LEN], other[SPS_ROUTE_KEY_LEN];
-	memset(key, 7, sizeof(key));
-	memset(other, 8, sizeof(other));
 	char tok[64], flow[32];
 	struct sps_slice cid = SPS_SLICE_LIT("a84b4c76e66710@pc33.example.com");
 	ASSERT_INT_EQ(sps__proxy_token_make(key, "c42", cid, tok, sizeof(tok)), 0);
 	ASSERT_INT_EQ(strlen(tok), 3 + 1 + 16);
+	/* the MAC is HMAC-SHA256(key, "c42|" Call-ID), its first 8 bytes in hex */
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	char in[128], want[64];
+	int inl = snprintf(in, sizeof(in), "c42|%.*s", SPS_SLICE_FMT(cid));
+	ASSERT(HMAC(EVP_sha256(), raw_key, SPS_ROUTE_KEY_LEN, (const unsigned char *)in,
+		    (size_t)inl, md, &mdlen) != NULL);
+	snprintf(want, sizeof(want), "c42.%02x%02x%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2],
+		 md[3], md[4], md[5], md[6], md[7]);
+	ASSERT_STR_EQ(tok, want);
 	ASSERT_INT_EQ(sps__proxy_token_check(key, sps_slice_cstr(tok), cid, flow, sizeof(flow)), 0);
 	ASSERT_STR_EQ(flow, "c42");
+	/* the context is reused: the same token again */
+	ASSERT_INT_EQ(sps__proxy_token_make(key, "c42", cid, tok, sizeof(tok)), 0);
+	ASSERT_STR_EQ(tok, want);
 	ASSERT_INT_EQ(sps__proxy_token_make(key, "u", cid, tok, sizeof(tok)), 0);
 	ASSERT_INT_EQ(sps__proxy_token_check(key, sps_slice_cstr(tok), cid, flow, sizeof(flow)), 0);
 	ASSERT_STR_EQ(flow, "u");
@@ -140,6 +152,21 @@ int test_proxy_route_token(void)
 	ASSERT_INT_EQ(sps__proxy_token_check(key, SPS_SLICE_LIT("x.0123456789abcdef"), cid, flow,
 					     sizeof(flow)),
 		      EBADMSG);
+	return 0;
+}
+
+int test_proxy_route_token(void)
+{
+	unsigned char key[SPS_ROUTE_KEY_LEN], other[SPS_ROUTE_KEY_LEN];
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	struct sps__proxy_mac *mk = NULL, *mo = NULL;
+	int rc = 1;
+	if (sps__proxy_mac_new(&mk, key) == 0 && sps__proxy_mac_new(&mo, other) == 0)
+		rc = route_token_checks(mk, mo, key);
+	sps__proxy_mac_free(mk);
+	sps__proxy_mac_free(mo);
+	ASSERT_INT_EQ(rc, 0);
 	return 0;
 }
 

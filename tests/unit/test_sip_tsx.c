@@ -441,6 +441,58 @@ out:
 	return 0;
 }
 
+/* A request the caller built (sps_tsx_client_send: no parse for the key)
+ * matches its responses like sps_tsx_client_new's; the request is held for
+ * a CANCEL until the final response and then let go; a wrong branch is
+ * refused. */
+int test_sip_tsx_client_send(void)
+{
+	struct env e;
+	struct sps_tsx *t = NULL;
+	int rc = 1;
+	const char *where = "init";
+	if (env_init(&e))
+		goto out;
+	where = "not an RFC 3261 branch";
+	if (sps_tsx_client_send(&t, e.l, &tcp_dest, inv, strlen(inv), SPS_METHOD_INVITE,
+				SPS_SLICE_LIT("INVITE"), SPS_SLICE_LIT("1234"), on_resp,
+				&e) != EBADMSG ||
+	    sps_tsx_client_send(&t, e.l, &tcp_dest, ack, strlen(ack), SPS_METHOD_ACK,
+				SPS_SLICE_LIT("ACK"), SPS_SLICE_LIT("z9hG4bKinv1"), on_resp,
+				&e) != EINVAL)
+		goto out;
+	where = "send";
+	if (sps_tsx_client_send(&t, e.l, &tcp_dest, inv, strlen(inv), SPS_METHOD_INVITE,
+				SPS_SLICE_LIT("INVITE"), SPS_SLICE_LIT("z9hG4bKinv1"), on_resp,
+				&e) ||
+	    e.nsent != 1 || strcmp(e.sent[0], inv) != 0)
+		goto out;
+	where = "the same key again";
+	if (sps_tsx_client_new(NULL, e.l, &tcp_dest, inv, strlen(inv), on_resp, &e) != EEXIST)
+		goto out;
+	size_t len = 0;
+	const char *req = sps_tsx_request(t, &len);
+	where = "request held";
+	if (!req || len != strlen(inv) || memcmp(req, inv, len) != 0)
+		goto out;
+	where = "180";
+	if (!sps_tsx_client_absorb(e.l, msg(&e, resp_inv_180)) || !sps_tsx_request(t, &len))
+		goto out;
+	where = "200";
+	if (!sps_tsx_client_absorb(e.l, msg(&e, resp_inv_200)) ||
+	    sps_tsx_state(t) != SPS_TSX_ACCEPTED || sps_tsx_request(t, &len) != NULL)
+		goto out;
+	if (e.ncodes != 2 || e.codes[0] != 180 || e.codes[1] != 200)
+		goto out;
+	rc = 0;
+out:
+	sps_mem_deref(t);
+	env_free(&e);
+	if (rc)
+		TEST_FAIL("client transaction of a built request: %s", where);
+	return 0;
+}
+
 /* RFC 3261 18.2.1 / RFC 3581: received and rport on the top Via. */
 int test_sip_via_received(void)
 {

@@ -705,3 +705,148 @@ int test_store_settings(void)
 {
 	return with_tmpdir(settings);
 }
+
+/* ---- the read cache (sps_store_cache) ---- */
+
+/* A walk callback that writes the AoR being walked (the registrar copies
+ * rows out first, but nothing stops a callback from writing): the cached
+ * list is dropped while held and must stay readable until the walk ends. */
+static int put_while_walking(const struct sps_binding *b, void *arg)
+{
+	struct sps_store *st = arg;
+	struct sps_binding nb;
+	make_binding(&nb, b->aor, "sip:alice@192.0.2.77", "", 0, 2000000000, -1);
+	if (strcmp(b->contact, "sip:alice@192.0.2.77") == 0)
+		return 0;
+	return sps_store_binding_put(st, &nb);
+}
+
+/* `a` is serve's connection with the cache on, `b` another connection, as
+ * the CLI in another process would have: every change b commits is seen by
+ * a's next read; a's own writes are read back; a rolled-back batch leaves
+ * nothing behind. Checks record the failing line and go on to close both
+ * stores, so that a failure does not leak. */
+static int cache_run(struct sps_store *a, struct sps_store *b, int *line)
+{
+#define CHECK(c)                            \
+	do {                                \
+		if (!(c)) {                 \
+			*line = __LINE__;   \
+			return 1;           \
+		}                           \
+	} while (0)
+	const char *aor = "sip:alice@sip.example.test";
+	struct sps_user u, got;
+	struct sps_binding bd;
+
+	make_user(&u, "alice", '1');
+	CHECK(sps_store_user_add(b, &u) == 0);
+	CHECK(sps_store_user_get(a, "alice", &got) == 0 && got.ha1_md5[0] == '1');
+	CHECK(sps_store_user_get(a, "alice", &got) == 0 && got.ha1_md5[0] == '1');
+	/* reads come from memory: a write behind the store's back on a's own
+	 * connection (which data_version does not count) is not seen... */
+	CHECK(sqlite3_exec(a->db, "UPDATE users SET ha1_md5 = '" /* 32 x '9' */
+				  "99999999999999999999999999999999' WHERE name = 'alice'",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sps_store_user_get(a, "alice", &got) == 0 && got.ha1_md5[0] == '1');
+	/* ...but a password change by another connection is, at once */
+	make_user(&u, "alice", '2');
+	CHECK(sps_store_user_update(b, &u) == 0);
+	CHECK(sps_store_user_get(a, "alice", &got) == 0 && got.ha1_md5[0] == '2');
+	/* as is a user the other connection adds after a miss */
+	CHECK(sps_store_user_get(a, "carol", &got) == ENOENT);
+	make_user(&u, "carol", '3');
+	CHECK(sps_store_user_add(b, &u) == 0);
+	CHECK(sps_store_user_get(a, "carol", &got) == 0 && got.ha1_md5[0] == '3');
+	/* a's own update is read back */
+	make_user(&u, "carol", '4');
+	CHECK(sps_store_user_update(a, &u) == 0);
+	CHECK(sps_store_user_get(a, "carol", &got) == 0 && got.ha1_md5[0] == '4');
+
+	/* bindings written by a (the registrar in serve) */
+	make_binding(&bd, aor, "sip:alice@192.0.2.1", "", 0, 2000000000, -1);
+	CHECK(sps_store_binding_put(a, &bd) == 0);
+	CHECK(count_bindings(a, aor, 1700000000) == 1);
+	make_binding(&bd, aor, "sip:alice@192.0.2.2", "", 0, 1700000100, 500);
+	CHECK(sps_store_binding_put(a, &bd) == 0);
+	CHECK(count_bindings(a, aor, 1700000000) == 2);
+	struct seen s = {0};
+	CHECK(sps_store_binding_each(a, aor, 1700000000, see_binding, &s) == 0 && s.n == 2);
+	CHECK(strcmp(s.rows[0], "sip:alice@sip.example.test|sip:alice@192.0.2.1|-1|1") == 0);
+	CHECK(strcmp(s.rows[1], "sip:alice@sip.example.test|sip:alice@192.0.2.2|500|1") == 0);
+	/* expiry: filtered by now, listed with now 0 until expire removes it */
+	CHECK(count_bindings(a, aor, 1700000200) == 1);
+	CHECK(count_bindings(a, aor, 0) == 2);
+	unsigned n = 0;
+	CHECK(sps_store_binding_expire(a, 1700000200, &n) == 0 && n == 1);
+	CHECK(count_bindings(a, aor, 0) == 1);
+	/* from memory, like the user rows above */
+	CHECK(sqlite3_exec(a->db, "DELETE FROM registrations", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(count_bindings(a, aor, 0) == 1);
+	make_binding(&bd, aor, "sip:alice@192.0.2.1", "", 0, 2000000000, -1);
+	CHECK(sps_store_binding_put(a, &bd) == 0);
+	CHECK(count_bindings(a, aor, 0) == 1);
+	CHECK(sps_store_binding_del(a, aor, "sip:alice@192.0.2.1") == 0);
+	CHECK(count_bindings(a, aor, 0) == 0);
+	/* a callback that writes the walked AoR */
+	make_binding(&bd, aor, "sip:alice@192.0.2.3", "", 0, 2000000000, -1);
+	CHECK(sps_store_binding_put(a, &bd) == 0);
+	CHECK(count_bindings(a, aor, 0) == 1);
+	CHECK(sps_store_binding_each(a, aor, 0, put_while_walking, a) == 0);
+	CHECK(count_bindings(a, aor, 0) == 2);
+
+	/* a batch whose commit fails: the rows read inside it are forgotten */
+	CHECK(sps_store_begin(a) == 0);
+	CHECK(sps_store_binding_del_aor(a, aor) == 0);
+	CHECK(count_bindings(a, aor, 0) == 0);
+	CHECK(sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sps_store_commit(a) != 0);
+	CHECK(count_bindings(a, aor, 0) == 2);
+
+	/* the other connection deletes the user: the row and its bindings go
+	 * from a's view at once */
+	CHECK(count_bindings(a, aor, 1700000000) == 2);
+	CHECK(sps_store_user_del(b, "alice") == 0);
+	CHECK(sps_store_user_get(a, "alice", &got) == ENOENT);
+	CHECK(count_bindings(a, aor, 1700000000) == 0);
+	/* and a binding it writes shows too */
+	make_binding(&bd, aor, "sip:alice@192.0.2.4", "", 0, 2000000000, -1);
+	CHECK(sps_store_binding_put(b, &bd) == 0);
+	CHECK(count_bindings(a, aor, 1700000000) == 1);
+	/* pinned (one message in serve): the check is made at the first read
+	 * only, later reads in the pin see that moment; after it, the change */
+	sps_store_cache_pin(a);
+	CHECK(sps_store_user_get(a, "carol", &got) == 0 && got.ha1_md5[0] == '4');
+	sps_store_cache_pin(a);
+	make_user(&u, "carol", '5');
+	CHECK(sps_store_user_update(b, &u) == 0);
+	CHECK(sps_store_user_get(a, "carol", &got) == 0 && got.ha1_md5[0] == '4');
+	sps_store_cache_unpin(a);
+	CHECK(sps_store_user_get(a, "carol", &got) == 0 && got.ha1_md5[0] == '4');
+	sps_store_cache_unpin(a);
+	CHECK(sps_store_user_get(a, "carol", &got) == 0 && got.ha1_md5[0] == '5');
+	/* off: reads go to the database again */
+	CHECK(sps_store_cache(a, false) == 0);
+	CHECK(sps_store_user_get(a, "carol", &got) == 0 && got.ha1_md5[0] == '5');
+	return 0;
+#undef CHECK
+}
+
+static int cache(const char *dir)
+{
+	struct sps_store *a = NULL, *b = NULL;
+	int line = 0, rc = 1;
+	if (sps_store_open(&a, dir, NULL) == 0 && sps_store_cache(a, true) == 0 &&
+	    sps_store_open(&b, dir, NULL) == 0)
+		rc = cache_run(a, b, &line);
+	sps_store_close(a);
+	sps_store_close(b);
+	if (rc)
+		TEST_FAIL("cache check failed at line %d", line);
+	return 0;
+}
+
+int test_store_cache(void)
+{
+	return with_tmpdir(cache);
+}
