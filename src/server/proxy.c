@@ -306,12 +306,22 @@ static void forward_resp(struct call *c, const struct branch *b, const struct sp
 }
 
 /* A locally generated final answer to the original request. */
+/* RFC 3261 26.2.2: a sips: request found the callee only behind hops
+ * without TLS. The reason phrase is this pointer, so that the answer can
+ * say why in a Reason header (RFC 3326) wherever it is decided. */
+static const char no_tls_phrase[] = "No TLS Contact";
+static const char no_tls_reason[] =
+	"SIP;cause=480;text=\"sips: request and no contact of the callee reachable over TLS "
+	"(RFC 3261 26.2.2)\"";
+
 static void answer(struct call *c, unsigned code, const char *reason)
 {
 	if (!c->req || c->answered)
 		return;
 	c->answered = true;
-	if (sps__server_build(c->s, c->req, code, reason, NULL, 0) == 0)
+	struct sps_sip_newhdr why = {"Reason", SPS_SLICE_LIT(no_tls_reason)};
+	bool no_tls = reason == no_tls_phrase;
+	if (sps__server_build(c->s, c->req, code, reason, no_tls ? &why : NULL, no_tls) == 0)
 		send_upstream(c, code, c->s->out.buf, c->s->out.len);
 }
 
@@ -789,10 +799,19 @@ struct targets {
 	struct sps_server *s;
 	struct call *c;
 	unsigned found, sent;
+	unsigned not_tls; /* bindings skipped because the request is sips: */
 	bool sips;
 	unsigned drop_routes; /* our own pre-loaded Route entries */
 	const struct sps_uri *only; /* a 3xx Contact: just the binding with this contact */
 };
+
+/* The reason of the 480 when no binding was usable. */
+static const char *no_target_phrase(const struct targets *tg)
+{
+	if (!tg->found)
+		return "Not Registered";
+	return tg->not_tls && tg->not_tls == tg->found ? no_tls_phrase : "No Usable Contact";
+}
 
 static int on_binding(const struct sps_binding *b, void *arg)
 {
@@ -831,8 +850,10 @@ static int on_binding(const struct sps_binding *b, void *arg)
 		d.addr = *sps_conn_peer(conn);
 	}
 	/* a sips: request never leaves over a hop that is not TLS (RFC 3261 26.2.2) */
-	if (tg->sips && d.tp != SPS_TP_TLS)
+	if (tg->sips && d.tp != SPS_TP_TLS) {
+		tg->not_tls++;
 		return 0;
+	}
 	if (forward(tg->c, &d, sps_slice_cstr(b->contact), b->path, true, tg->drop_routes) == 0)
 		tg->sent++;
 	return 0;
@@ -1152,7 +1173,7 @@ static bool recurse_3xx(struct call *c, struct branch *b, const struct sps_sip_m
 		c->next_depth = b->depth + 1;
 		sps_registrar_lookup(s->reg, user, (int64_t)time(NULL), on_binding, &tg);
 		if (!tg.sent)
-			record_local(c, 480, tg.found ? "No Usable Contact" : "Not Registered");
+			record_local(c, 480, no_target_phrase(&tg));
 	}
 	if (!any)
 		return false; /* a 3xx without a Contact: nothing to follow */
@@ -1231,7 +1252,7 @@ void sps__server_proxy(struct sps_server *s, const struct sps_origin *o, struct 
 			     .drop_routes = c->drop_routes};
 	sps_registrar_lookup(s->reg, callee, (int64_t)time(NULL), on_binding, &tg);
 	if (!tg.sent)
-		answer(c, 480, tg.found ? "No Usable Contact" : "Not Registered");
+		answer(c, 480, no_target_phrase(&tg));
 	keep(s, c);
 }
 

@@ -7,7 +7,8 @@
 # a request that loops back to sipsec gets 482; outside-to-outside 403; a
 # local From is challenged; Timer C cancels a branch that rings forever (408);
 # 407 challenges of two branches are merged into one response; a forged
-# Route cannot relay an in-dialog request (403).
+# Route cannot relay an in-dialog request (403); a sips: request to a
+# UDP-only user gets 480 with a Reason header.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/data
@@ -170,6 +171,12 @@ def responses(msg):
             ack += [hs["To"], "CSeq: 1 ACK", "Content-Length: 0", "", ""]
             s.sendto("\r\n".join(ack).encode(), ("127.0.0.1", port))
             return seen
+# RFC 3261 26.2.2: a sips: request is never forwarded over UDP (dave's only
+# binding); 480 with a Reason header that says why (RFC 3326)
+r = responses(inv("sips:dave@sip.test", "sips:x@other.example", 4))
+assert r[-1][0] == 480, r[-1][1]
+why = [l for l in r[-1][1].split("\r\n") if l.lower().startswith("reason:")]
+assert len(why) == 1 and "cause=480" in why[0] and "26.2.2" in why[0], r[-1][1]
 # a caller that claims to be a local user is challenged
 r = responses(inv("sip:carol@sip.test", "sip:bob@sip.test", 1))
 assert r[-1][0] == 407, r[-1][1]
