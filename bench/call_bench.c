@@ -42,62 +42,40 @@
  * Exit status: 0 when every phone registered and every call completed
  * without error; 1 otherwise; 2 for bad usage. */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
-#include <sys/random.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "auth/digest.h"
 #include "core/arena.h"
 #include "core/log.h"
-#include "sip/frame.h"
 #include "sip/msg.h"
-#include "store/store.h"
 
 #define DOMAIN "bench.test"
 #define RURI "sip:" DOMAIN
 #define EPOLL_BATCH 256
 #define LOOP_MAX 1000000000UL  /* iteration bound of the event loop */
-#define START_TIMEOUT_S 30.0
-#define STOP_TIMEOUT_S 10.0
-
 #include "bench_serve.h"
+#include "bench_tls.h"
 #define REQ_TIMEOUT_S 32.0     /* RFC 3261 Timer B/F: a request unanswered this long failed */
 #define SCAN_EVERY_S 0.5       /* how often requests are checked for that timeout */
 #define OUT_MAX (64 * 1024)    /* bytes queued on one connection */
-#define IN_MAX (SPS_SIP_MAX_MSG + 1)
-#define NONCE_MAX 128
-#define OPAQUE_MAX 128
+#define IN_FIRST 8192        /* the first size of a connection's input buffer */
 #define ROUTE_MAX 1024
 #define TARGET_MAX 256
 #define TAG_MAX 64
 #define CALLID_MAX 96
-#define MAX_EXTRA 16           /* --serve-arg options */
+#define MAX_EXTRA SERVE_MAX_EXTRA /* --serve-arg options */
 
 /* The SDP offer and answer: G.711 u-law, plain RTP (this measures signalling). */
 #define SDP(port) \
@@ -105,48 +83,6 @@
 	"m=audio " port " RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
 static const char sdp_offer[] = SDP("40000");
 static const char sdp_answer[] = SDP("40002");
-
-/* A "Vm...:" line of /proc/PID/status in KB (VmRSS, VmHWM), or -1. */
-static long proc_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long kb = -1;
-	size_t fl = strlen(field);
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, field, fl) == 0 && sscanf(line + fl, " %ld", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* ---- digest hashing (RFC 7616 3.4.1), computed here with EVP, not with src/auth ---- */
-
-struct hasher {
-	EVP_MD_CTX *ctx;
-	EVP_MD *md[2]; /* indexed by enum sps_digest_alg */
-};
-
-/* hex = H(data) in lowercase hex for alg. Returns 0 or -1. */
-static int hash_hex(struct hasher *h, enum sps_digest_alg alg, const char *data, size_t len,
-		    char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned ml = 0;
-	if (EVP_DigestInit_ex(h->ctx, h->md[alg], NULL) != 1 ||
-	    EVP_DigestUpdate(h->ctx, data, len) != 1 || EVP_DigestFinal_ex(h->ctx, md, &ml) != 1)
-		return -1;
-	for (unsigned i = 0; i < ml; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[2 * ml] = '\0';
-	return 0;
-}
 
 /* ---- the benchmark's state ---- */
 
@@ -168,21 +104,15 @@ enum kstate {
 
 /* One phone and its TLS connection: callerI (even slots) or calleeI. */
 struct conn {
+	struct bench_tls t;      /* the TLS connection, its port and bytes */
 	unsigned idx;            /* the pair */
 	bool callee;
-	int fd;
-	SSL *ssl;
 	enum cstate st;
-	unsigned events;         /* what epoll watches */
-	uint16_t lport;          /* our port: Via sent-by and Contact */
-	char name[24];           /* "caller42" */
-	char ha1[2][SPS_HA1_SHA256_HEX + 1]; /* by enum sps_digest_alg */
+	struct bench_user u;     /* "caller42" and its HA1s */
 	char reg_call_id[48], tag[24];
 	uint32_t reg_cseq;
 	bool reg_authed;
-	/* the last challenge (401 to a REGISTER, 407 to an INVITE) */
-	enum sps_digest_alg alg;
-	char nonce[NONCE_MAX], opaque[OPAQUE_MAX];
+	struct bench_chal ch;    /* the last challenge (401 to a REGISTER, 407 to an INVITE) */
 	double t0, deadline;     /* the outstanding operation */
 	/* caller: the call in progress */
 	enum kstate k;
@@ -195,12 +125,6 @@ struct conn {
 	/* callee: the call it is in (Call-ID) and what it saw of it */
 	char cur_call[CALLID_MAX];
 	bool got_invite, got_ack;
-	/* bytes: what waits for the socket (wlen of it handed to SSL_write and
-	 * not yet accepted: a retry must pass the same length), what was read */
-	char *out;
-	size_t out_len, wlen;
-	char *in;
-	size_t in_len, in_cap;
 };
 
 struct errors {
@@ -212,11 +136,8 @@ struct errors {
 struct bench {
 	struct conn *conns;      /* 2P: caller i at 2i, callee i at 2i+1 */
 	unsigned n;              /* 2P */
-	int epfd;
-	SSL_CTX *ctx;
-	struct sockaddr_in dst;
-	struct sps_arena *arena;
-	struct hasher hs;
+	struct bench_client cl;  /* epoll, TLS context, server address, parse arena */
+	struct bench_hasher hs;
 	int want_alg;            /* -1: the first challenge offered */
 	char run_id[17];
 	unsigned long branch_seq, cnonce_seq;
@@ -241,26 +162,6 @@ static struct conn *peer_of(struct bench *b, struct conn *c)
 	return &b->conns[c->callee ? c->idx * 2 : c->idx * 2 + 1];
 }
 
-static void conn_close(struct bench *b, struct conn *c)
-{
-	if (c->ssl) {
-		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	if (c->fd >= 0) {
-		struct linger lg = {1, 0}; /* RST: no TIME_WAIT left behind */
-		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		(void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		close(c->fd);
-		c->fd = -1;
-	}
-	free(c->in);
-	c->in = NULL;
-	c->in_len = c->in_cap = 0;
-	c->out_len = c->wlen = 0;
-}
-
 /* c failed: count it under *counter, close it. A caller's call in progress
  * ends with it; a dead callee makes its caller's next calls pointless, so
  * the pair stops (the other phone stays connected). */
@@ -274,65 +175,37 @@ static void conn_fail(struct bench *b, struct conn *c, unsigned long *counter)
 		b->inflight--;
 	}
 	c->st = C_DEAD;
-	conn_close(b, c);
+	bench_tls_close(&c->t);
 }
 
-static int set_events(struct bench *b, struct conn *c, unsigned want)
+/* The counter of a bench_tls failure. */
+static unsigned long *tls_counter(struct bench *b, int rc)
 {
-	if (want == c->events)
-		return 0;
-	struct epoll_event ev = {.events = want, .data.ptr = c};
-	if (epoll_ctl(b->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
-		return -1;
-	c->events = want;
-	return 0;
+	return bench_tls_counter(rc, &b->err.connect, &b->err.tls, &b->err.closed, &b->err.bad_msg,
+				 &b->err.overflow);
 }
 
-/* Push what c->out holds into the TLS connection. Returns 0 (written, or
- * waiting for EPOLLOUT) or -1 (connection broken). */
-static int flush_out(struct bench *b, struct conn *c)
-{
-	for (int i = 0; i < 64 && c->out_len; i++) {
-		if (!c->wlen)
-			c->wlen = c->out_len;
-		ERR_clear_error();
-		int r = SSL_write(c->ssl, c->out, (int)c->wlen);
-		if (r > 0) {
-			memmove(c->out, c->out + c->wlen, c->out_len - c->wlen);
-			c->out_len -= c->wlen;
-			c->wlen = 0;
-			continue;
-		}
-		int e = SSL_get_error(c->ssl, r);
-		if (e == SSL_ERROR_WANT_WRITE)
-			return set_events(b, c, EPOLLIN | EPOLLOUT);
-		if (e == SSL_ERROR_WANT_READ)
-			return set_events(b, c, EPOLLIN);
-		return -1;
-	}
-	return set_events(b, c, EPOLLIN);
-}
-
-/* Append one message (printf-style) to c->out. Returns 0, or -1 when it
- * does not fit (counted; c failed). */
+/* Append one message (printf-style) to c's output. Returns 0, or -1 when
+ * it does not fit (counted; c failed). */
 __attribute__((format(printf, 3, 4))) static int out_add(struct bench *b, struct conn *c,
 							  const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int l = vsnprintf(c->out + c->out_len, OUT_MAX - c->out_len, fmt, ap);
+	int l = vsnprintf(c->t.out + c->t.out_len, c->t.out_cap - c->t.out_len, fmt, ap);
 	va_end(ap);
-	if (l < 0 || (size_t)l >= OUT_MAX - c->out_len) {
+	if (l < 0 || (size_t)l >= c->t.out_cap - c->t.out_len) {
 		conn_fail(b, c, &b->err.overflow);
 		return -1;
 	}
-	c->out_len += (size_t)l;
+	c->t.out_len += (size_t)l;
 	return 0;
 }
 
+/* Push c's output into its connection. Returns 0, or -1 (counted; c failed). */
 static int send_out(struct bench *b, struct conn *c)
 {
-	if (flush_out(b, c) != 0) {
+	if (bench_tls_flush(&c->t) != 0) {
 		conn_fail(b, c, &b->err.closed);
 		return -1;
 	}
@@ -346,32 +219,8 @@ static int send_out(struct bench *b, struct conn *c)
 static int take_challenge(struct bench *b, struct conn *c, const struct sps_sip_msg *m,
 			  enum sps_hdr_id id)
 {
-	for (const struct sps_sip_hdr *h = sps_sip_msg_hdr_next(m, id, NULL); h;
-	     h = sps_sip_msg_hdr_next(m, id, h)) {
-		const struct sps_auth *a = h->parsed;
-		enum sps_digest_alg alg;
-		if (!a || !sps_slice_eq_cstr_ci(a->scheme, "Digest") || !a->nonce.p)
-			continue;
-		if (!a->algorithm.p || sps_slice_eq_cstr_ci(a->algorithm, "MD5"))
-			alg = SPS_DIGEST_MD5;
-		else if (sps_slice_eq_cstr_ci(a->algorithm, "SHA-256"))
-			alg = SPS_DIGEST_SHA256;
-		else
-			continue;
-		if (b->want_alg >= 0 && (int)alg != b->want_alg)
-			continue;
-		if (!a->realm.p || !sps_slice_eq_cstr_ci(a->realm, DOMAIN) ||
-		    (a->qop.p && !memmem(a->qop.p, a->qop.l, "auth", 4)) ||
-		    sps_slice_to_cstr(a->nonce, c->nonce, sizeof(c->nonce)) != 0)
-			return -1;
-		if (!a->opaque.p)
-			c->opaque[0] = '\0';
-		else if (sps_slice_to_cstr(a->opaque, c->opaque, sizeof(c->opaque)) != 0)
-			return -1;
-		c->alg = alg;
-		return 0;
-	}
-	return -1;
+	bool stale;
+	return bench_take_challenge(m, id, b->want_alg, DOMAIN, &c->ch, &stale);
 }
 
 /* The credentials header (name: "Authorization" / "Proxy-Authorization")
@@ -379,23 +228,15 @@ static int take_challenge(struct bench *b, struct conn *c, const struct sps_sip_
 static int credentials(struct bench *b, struct conn *c, const char *name, const char *method,
 		       const char *uri, char *buf, size_t size)
 {
-	char cnonce[32], in[512], ha2[SPS_HA1_SHA256_HEX + 1], resp[SPS_HA1_SHA256_HEX + 1];
+	char cnonce[32], in[512], ha2[SPS_HA1_SHA256_HEX + 1];
 	snprintf(cnonce, sizeof(cnonce), "%08lx%08x", ++b->cnonce_seq, c->idx);
-	/* HA2 = H(method ":" uri); response = H(HA1 ":" nonce ":" nc ":" cnonce ":" qop ":" HA2) */
+	/* HA2 = H(method ":" uri) */
 	int l = snprintf(in, sizeof(in), "%s:%s", method, uri);
-	if (l < 0 || (size_t)l >= sizeof(in) || hash_hex(&b->hs, c->alg, in, (size_t)l, ha2) != 0)
+	if (l < 0 || (size_t)l >= sizeof(in) ||
+	    bench_hash_hex(&b->hs, c->ch.alg, in, (size_t)l, ha2) != 0)
 		return -1;
-	l = snprintf(in, sizeof(in), "%s:%s:00000001:%s:auth:%s", c->ha1[c->alg], c->nonce, cnonce,
-		     ha2);
-	if (l < 0 || (size_t)l >= sizeof(in) || hash_hex(&b->hs, c->alg, in, (size_t)l, resp) != 0)
-		return -1;
-	l = snprintf(buf, size,
-		     "%s: Digest username=\"%s\", realm=\"" DOMAIN "\", nonce=\"%s\", uri=\"%s\", "
-		     "response=\"%s\", algorithm=%s, cnonce=\"%s\",%s%s%s qop=auth, nc=00000001\r\n",
-		     name, c->name, c->nonce, uri, resp,
-		     c->alg == SPS_DIGEST_SHA256 ? "SHA-256" : "MD5", cnonce,
-		     c->opaque[0] ? " opaque=\"" : "", c->opaque, c->opaque[0] ? "\"," : "");
-	return l < 0 || (size_t)l >= size ? -1 : 0;
+	return bench_credentials(&b->hs, &c->ch, name, c->u.name, DOMAIN, uri, c->u.ha1[c->ch.alg],
+				 ha2, "00000001", cnonce, buf, size);
 }
 
 /* ---- registration (phase 1) ---- */
@@ -409,22 +250,11 @@ static int send_register(struct bench *b, struct conn *c, bool auth)
 		return -1;
 	}
 	c->reg_authed = auth;
-	if (out_add(b, c,
-		    "REGISTER " RURI " SIP/2.0\r\n"
-		    "Via: SIP/2.0/TLS 127.0.0.1:%u;branch=z9hG4bK%s%lx;rport\r\n"
-		    "Max-Forwards: 70\r\n"
-		    "From: <sip:%s@" DOMAIN ">;tag=%s\r\n"
-		    "To: <sip:%s@" DOMAIN ">\r\n"
-		    "Call-ID: %s\r\n"
-		    "CSeq: %u REGISTER\r\n"
-		    "Contact: <sip:%s@127.0.0.1:%u;transport=tls>\r\n"
-		    "Expires: 3600\r\n"
-		    "%s"
-		    "User-Agent: sipsec-call-bench\r\n"
-		    "Content-Length: 0\r\n\r\n",
-		    c->lport, b->run_id, ++b->branch_seq, c->name, c->tag, c->name, c->reg_call_id,
-		    ++c->reg_cseq, c->name, c->lport, authz))
+	if (bench_tls_register(&c->t, DOMAIN, c->u.name, c->tag, c->reg_call_id, ++c->reg_cseq,
+			       b->run_id, ++b->branch_seq, authz, "sipsec-call-bench") != 0) {
+		conn_fail(b, c, &b->err.overflow);
 		return -1;
+	}
 	return send_out(b, c);
 }
 
@@ -491,8 +321,8 @@ static void call_start(struct bench *b, struct conn *c)
 		    "User-Agent: sipsec-call-bench\r\n"
 		    "Content-Type: application/sdp\r\n"
 		    "Content-Length: %zu\r\n\r\n%s",
-		    c->idx, c->lport, c->invite_branch, c->name, c->tag, c->calln, c->idx,
-		    c->call_id, c->name, c->lport, sizeof(sdp_offer) - 1, sdp_offer))
+		    c->idx, c->t.lport, c->invite_branch, c->u.name, c->tag, c->calln, c->idx,
+		    c->call_id, c->u.name, c->t.lport, sizeof(sdp_offer) - 1, sdp_offer))
 		return;
 	(void)send_out(b, c);
 }
@@ -510,7 +340,7 @@ static int ack_non2xx(struct bench *b, struct conn *c, unsigned num)
 		       "Call-ID: %s\r\n"
 		       "CSeq: %u ACK\r\n"
 		       "Content-Length: 0\r\n\r\n",
-		       c->idx, c->lport, c->invite_branch, c->name, c->tag, c->calln, c->idx,
+		       c->idx, c->t.lport, c->invite_branch, c->u.name, c->tag, c->calln, c->idx,
 		       c->to_tag, c->call_id, num);
 }
 
@@ -546,8 +376,8 @@ static void call_authenticate(struct bench *b, struct conn *c, const struct sps_
 		    "User-Agent: sipsec-call-bench\r\n"
 		    "Content-Type: application/sdp\r\n"
 		    "Content-Length: %zu\r\n\r\n%s",
-		    uri, c->lport, c->invite_branch, c->name, c->tag, c->calln, uri, c->call_id,
-		    c->name, c->lport, authz, sizeof(sdp_offer) - 1, sdp_offer))
+		    uri, c->t.lport, c->invite_branch, c->u.name, c->tag, c->calln, uri, c->call_id,
+		    c->u.name, c->t.lport, authz, sizeof(sdp_offer) - 1, sdp_offer))
 		return;
 	(void)send_out(b, c);
 }
@@ -599,9 +429,9 @@ static void call_answered(struct bench *b, struct conn *c, const struct sps_sip_
 			    "Call-ID: %s\r\n"
 			    "CSeq: %u %s\r\n"
 			    "Content-Length: 0\r\n\r\n",
-			    i ? "BYE" : "ACK", target, c->lport, b->run_id, ++b->branch_seq, route,
-			    c->name, c->tag, c->calln, c->idx, c->to_tag, c->call_id, i ? 3 : 2,
-			    i ? "BYE" : "ACK"))
+			    i ? "BYE" : "ACK", target, c->t.lport, b->run_id, ++b->branch_seq,
+			    route, c->u.name, c->tag, c->calln, c->idx, c->to_tag, c->call_id,
+			    i ? 3 : 2, i ? "BYE" : "ACK"))
 			return;
 	(void)send_out(b, c);
 }
@@ -696,13 +526,13 @@ static void on_callee_req(struct bench *b, struct conn *c, const struct sps_sip_
 		    out_add(b, c,
 			    "Contact: <sip:%s@127.0.0.1:%u;transport=tls>\r\n"
 			    "Content-Length: 0\r\n\r\n",
-			    c->name, c->lport) ||
+			    c->u.name, c->t.lport) ||
 		    resp_head(b, c, m, "200 OK", true) ||
 		    out_add(b, c,
 			    "Contact: <sip:%s@127.0.0.1:%u;transport=tls>\r\n"
 			    "Content-Type: application/sdp\r\n"
 			    "Content-Length: %zu\r\n\r\n%s",
-			    c->name, c->lport, sizeof(sdp_answer) - 1, sdp_answer))
+			    c->u.name, c->t.lport, sizeof(sdp_answer) - 1, sdp_answer))
 			return;
 		(void)send_out(b, c);
 		return;
@@ -728,9 +558,16 @@ static void on_callee_req(struct bench *b, struct conn *c, const struct sps_sip_
 	}
 }
 
-/* One message m on c (m lives in b->arena and c->in until the next one). */
-static void on_message(struct bench *b, struct conn *c, const struct sps_sip_msg *m)
+/* One message m read on c's connection (bench_tls_msg_h; m lives in
+ * b->cl.arena and c->t.in until the next one, NULL when it did not parse). */
+static void on_message(struct bench_tls *t, const struct sps_sip_msg *m, void *arg)
 {
+	struct bench *b = arg;
+	struct conn *c = t->owner;
+	if (!m) {
+		b->err.bad_msg++;
+		return;
+	}
 	if (m->is_request) {
 		if (c->callee && c->st == C_READY)
 			on_callee_req(b, c, m);
@@ -750,166 +587,32 @@ static void on_message(struct bench *b, struct conn *c, const struct sps_sip_msg
 		b->err.unexpected++;
 }
 
-/* Read what c's connection holds and handle each message in it. */
-static void conn_read(struct bench *b, struct conn *c)
-{
-	for (int i = 0; i < 256 && c->st != C_DEAD; i++) {
-		if (c->in_cap - c->in_len < 2048) {
-			size_t cap = c->in_cap ? c->in_cap * 2 : 8192;
-			char *p = cap <= 2 * IN_MAX ? realloc(c->in, cap) : NULL;
-			if (!p) {
-				conn_fail(b, c, &b->err.bad_msg);
-				return;
-			}
-			c->in = p;
-			c->in_cap = cap;
-		}
-		ERR_clear_error();
-		int r = SSL_read(c->ssl, c->in + c->in_len, (int)(c->in_cap - c->in_len));
-		if (r <= 0) {
-			int e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ)
-				return;
-			if (e == SSL_ERROR_WANT_WRITE) {
-				if (set_events(b, c, EPOLLIN | EPOLLOUT) != 0)
-					conn_fail(b, c, &b->err.closed);
-				return;
-			}
-			conn_fail(b, c, &b->err.closed); /* the server closed it (or it broke) */
-			return;
-		}
-		c->in_len += (size_t)r;
-		/* RFC 3261 18.3: cut the stream into messages */
-		size_t off = 0;
-		for (int k = 0; k < 1024 && off < c->in_len; k++) {
-			struct sps_frame f;
-			const char *why = NULL;
-			int rc = sps_sip_frame(c->in + off, c->in_len - off, &f, &why);
-			if (rc == ENODATA)
-				break;
-			if (rc) {
-				conn_fail(b, c, &b->err.bad_msg);
-				return;
-			}
-			if (f.kind == SPS_FRAME_MSG) {
-				struct sps_sip_msg *m;
-				sps_arena_reset(b->arena);
-				if (sps_sip_msg_parse(c->in + off, f.len, b->arena, &m, &why) != 0)
-					b->err.bad_msg++;
-				else
-					on_message(b, c, m);
-				if (c->st == C_DEAD)
-					return; /* c->in is gone */
-			} else if (f.kind == SPS_FRAME_PING) {
-				if (out_add(b, c, "\r\n") || send_out(b, c)) /* RFC 5626 4.4.1 pong */
-					return;
-			}
-			off += f.len;
-		}
-		memmove(c->in, c->in + off, c->in_len - off);
-		c->in_len -= off;
-	}
-}
-
 /* ---- connections ---- */
-
-static char g_tls_err[256]; /* the first TLS failure, for the report */
-
-static void note_tls_error(struct conn *c)
-{
-	if (g_tls_err[0])
-		return;
-	unsigned long e = ERR_peek_error();
-	long vr = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
-	if (vr != X509_V_OK)
-		snprintf(g_tls_err, sizeof(g_tls_err), "certificate: %s",
-			 X509_verify_cert_error_string(vr));
-	else if (e)
-		ERR_error_string_n(e, g_tls_err, sizeof(g_tls_err));
-	else
-		snprintf(g_tls_err, sizeof(g_tls_err), "connection closed during the handshake (%s)",
-			 strerror(errno));
-}
 
 /* Open c's TCP connection (non-blocking) and set its TLS client up: the
  * server's certificate must chain to the CA and name DOMAIN. */
 static void conn_start(struct bench *b, struct conn *c)
 {
-	int one = 1;
-	struct sockaddr_in local;
-	socklen_t ll = sizeof(local);
 	c->st = C_HANDSHAKE;
 	b->inflight++;
 	c->t0 = now_s();
 	c->deadline = c->t0 + REQ_TIMEOUT_S;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		conn_fail(b, c, &b->err.connect);
-		return;
-	}
-	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((connect(c->fd, (struct sockaddr *)&b->dst, sizeof(b->dst)) < 0 &&
-	     errno != EINPROGRESS) ||
-	    getsockname(c->fd, (struct sockaddr *)&local, &ll) != 0) {
-		conn_fail(b, c, &b->err.connect);
-		return;
-	}
-	c->lport = ntohs(local.sin_port);
-	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-	if (!(c->ssl = SSL_new(b->ctx)) || SSL_set_fd(c->ssl, c->fd) != 1 ||
-	    SSL_set1_host(c->ssl, DOMAIN) != 1 || SSL_set_tlsext_host_name(c->ssl, DOMAIN) != 1 ||
-	    epoll_ctl(b->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-		note_tls_error(c);
-		conn_fail(b, c, &b->err.tls);
-		return;
-	}
-	c->events = EPOLLOUT;
-	SSL_set_connect_state(c->ssl);
+	int rc = bench_tls_start(&c->t, &b->cl, c);
+	if (rc != BENCH_TLS_OK)
+		conn_fail(b, c, tls_counter(b, rc));
 }
 
-/* Drive c's TLS handshake; once done, send the first REGISTER (no
- * credentials yet: RFC 3261 22.4, the 401 brings the challenge). */
-static void conn_handshake(struct bench *b, struct conn *c, unsigned ev)
-{
-	if (ev & EPOLLERR) {
-		int soerr = 0;
-		socklen_t sl = sizeof(soerr);
-		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr) {
-			conn_fail(b, c, &b->err.connect);
-			return;
-		}
-	}
-	ERR_clear_error();
-	int r = SSL_do_handshake(c->ssl);
-	if (r == 1) {
-		c->st = C_REG;
-		(void)send_register(b, c, false);
-		return;
-	}
-	int e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		if (set_events(b, c, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT) != 0)
-			conn_fail(b, c, &b->err.tls);
-		return;
-	}
-	note_tls_error(c);
-	conn_fail(b, c, &b->err.tls);
-}
-
+/* An epoll event on c. Once the handshake is done, send the first REGISTER
+ * (no credentials yet: RFC 3261 22.4, the 401 brings the challenge). */
 static void conn_event(struct bench *b, struct conn *c, unsigned ev)
 {
-	if (c->st == C_DEAD || c->st == C_NEW)
-		return;
-	if (c->st == C_HANDSHAKE) {
-		conn_handshake(b, c, ev);
-		return;
+	int rc = bench_tls_event(&c->t, &b->cl, ev, on_message, b);
+	if (rc == BENCH_TLS_UP) {
+		c->st = C_REG;
+		(void)send_register(b, c, false);
+	} else if (rc != BENCH_TLS_OK) {
+		conn_fail(b, c, tls_counter(b, rc));
 	}
-	if ((ev & EPOLLOUT) && flush_out(b, c) != 0) {
-		conn_fail(b, c, &b->err.closed);
-		return;
-	}
-	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
-		conn_read(b, c);
 }
 
 /* ---- the two phases ---- */
@@ -938,7 +641,7 @@ static double run_phase(struct bench *b, int phase, unsigned window, double dead
 		} else {
 			for (unsigned i = 0; i < b->n && b->started < b->max_calls; i += 2) {
 				struct conn *c = &b->conns[i];
-				if (c->st == C_READY && c->k == K_IDLE && !c->out_len &&
+				if (c->st == C_READY && c->k == K_IDLE && !c->t.out_len &&
 				    peer_of(b, c)->st == C_READY)
 					call_start(b, c);
 			}
@@ -951,7 +654,7 @@ static double run_phase(struct bench *b, int phase, unsigned window, double dead
 			*cut = false; /* no pair can call any more (all failed) */
 			break;
 		}
-		int n = epoll_wait(b->epfd, evs, EPOLL_BATCH, 50);
+		int n = epoll_wait(b->cl.epfd, evs, EPOLL_BATCH, 50);
 		for (int i = 0; i < n; i++)
 			conn_event(b, evs[i].data.ptr, evs[i].events);
 		if (now >= next_scan) {
@@ -979,28 +682,13 @@ static double run_phase(struct bench *b, int phase, unsigned window, double dead
 	return el;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The p-quantile (0 < p <= 1) of the sorted v, in milliseconds (nearest rank). */
-static double pct_ms(const double *v, size_t n, double p)
-{
-	if (!n)
-		return 0;
-	size_t k = (size_t)ceil(p * (double)n);
-	return 1000.0 * v[k ? k - 1 : 0];
-}
-
 /* Serve the connections (pings, stray messages) for secs without calls. */
 static void idle(struct bench *b, double secs)
 {
 	struct epoll_event evs[EPOLL_BATCH];
 	double end = now_s() + secs;
 	for (unsigned long it = 0; it < LOOP_MAX && !g_stop && now_s() < end; it++) {
-		int n = epoll_wait(b->epfd, evs, EPOLL_BATCH, 100);
+		int n = epoll_wait(b->cl.epfd, evs, EPOLL_BATCH, 100);
 		for (int i = 0; i < n; i++)
 			conn_event(b, evs[i].data.ptr, evs[i].events);
 	}
@@ -1016,80 +704,10 @@ static void print_lat(const char *name, double *v, size_t n)
 
 /* ---- users in the store ---- */
 
-static void user_password(const struct bench *b, unsigned i, char *out, size_t size)
+static struct bench_user *user_of(unsigned i, void *arg)
 {
-	snprintf(out, size, "pw-%s-%u", b->run_id, i);
-}
-
-/* Add the 2P users to the store of data (one transaction) with their HA1s
- * from sps_digest_ha1, set the realm, and fill in each conn's own HA1s,
- * hashed here with EVP. Returns 0 or -1 (reported). */
-static int make_users(struct bench *b, const char *data)
-{
-	struct sps_store *st = NULL;
-	const char *why = NULL;
-	int err = sps_store_open(&st, data, &why);
-	if (err) {
-		fprintf(stderr, "call_bench: cannot open the store in %s: %s\n", data,
-			why ? why : strerror(err));
-		return -1;
-	}
-	err = sps_store_begin(st);
-	for (unsigned i = 0; i < b->n && !err; i++) {
-		struct conn *c = &b->conns[i];
-		struct sps_user u;
-		char pw[64], buf[256];
-		memset(&u, 0, sizeof(u));
-		user_password(b, i, pw, sizeof(pw));
-		snprintf(u.name, sizeof(u.name), "%s", c->name);
-		snprintf(u.realm, sizeof(u.realm), "%s", DOMAIN);
-		u.created = (int64_t)time(NULL);
-		if ((err = sps_digest_ha1(SPS_DIGEST_MD5, u.name, DOMAIN, pw, u.ha1_md5,
-					  sizeof(u.ha1_md5))) ||
-		    (err = sps_digest_ha1(SPS_DIGEST_SHA256, u.name, DOMAIN, pw, u.ha1_sha256,
-					  sizeof(u.ha1_sha256))) ||
-		    (err = sps_store_user_add(st, &u)))
-			break;
-		/* HA1 = H(user ":" realm ":" password) (RFC 7616 3.4.2) */
-		int l = snprintf(buf, sizeof(buf), "%s:" DOMAIN ":%s", c->name, pw);
-		for (int a = 0; a < 2 && !err; a++)
-			if (hash_hex(&b->hs, (enum sps_digest_alg)a, buf, (size_t)l, c->ha1[a]) != 0)
-				err = EIO;
-	}
-	if (!err)
-		err = sps_store_commit(st);
-	if (!err)
-		err = sps_store_setting_set(st, "realm", DOMAIN);
-	sps_store_close(st);
-	if (err) {
-		fprintf(stderr, "call_bench: cannot add %u users to %s: %s\n", b->n, data,
-			strerror(err));
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- starting and stopping the server ---- */
-
-/* fork/exec `sipsec serve` on data, 127.0.0.1, the given ports, room for
- * conns connections (all from 127.0.0.1), and the nextra options in extra;
- * wait for its pid file. Returns the pid, or 0 (reported). */
-static pid_t start_server(const char *sipsec, const char *data, const char *log,
-			  unsigned sip_port, unsigned tls_port, unsigned conns,
-			  const char *const *extra, unsigned nextra)
-{
-	char sip_s[16], tls_s[16], max_s[16];
-	snprintf(sip_s, sizeof(sip_s), "%u", sip_port);
-	snprintf(tls_s, sizeof(tls_s), "%u", tls_port);
-	snprintf(max_s, sizeof(max_s), "%u", conns);
-	/* --https-port 0: the provisioning server on a port of its own choice */
-	const char *argv[20 + MAX_EXTRA + 1] = {
-		sipsec, "serve", "--data", data, "--domain", DOMAIN, "--listen", "127.0.0.1",
-		"--sip-port", sip_s, "--tls-port", tls_s, "--https-port", "0", "--max-connections",
-		max_s, "--max-connections-per-ip", max_s, "--log-level", "warn"};
-	for (unsigned i = 0; i < nextra && i < MAX_EXTRA; i++)
-		argv[20 + i] = extra[i];
-	return spawn_server("call_bench", argv, data, log);
+	struct bench *b = arg;
+	return &b->conns[i].u;
 }
 
 /* ---- main ---- */
@@ -1114,39 +732,13 @@ static void usage(void)
 		"                 at most 16\n");
 }
 
-static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
-	*out = (unsigned)v;
-	return true;
-}
-
-static SSL_CTX *client_ctx(const char *ca)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx)
-		return NULL;
-	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	return ctx;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned pairs = 200, ncalls = 20000, max_s = 120, conc = 64, linger = 0;
 	const char *sipsec = NULL, *extra[MAX_EXTRA];
 	unsigned nextra = 0;
-	char self[PATH_MAX], sipsec_buf[PATH_MAX + 16], dir[] = "/tmp/sps-callbench.XXXXXX";
-	char data[PATH_MAX], log[PATH_MAX], ca[PATH_MAX + 16];
+	char sipsec_buf[PATH_MAX + 16], dir[] = "/tmp/sps-callbench.XXXXXX";
+	char data[PATH_MAX], log[PATH_MAX];
 	struct bench bb, *b = &bb;
 	pid_t pid = 0;
 	int rc = 1, opt;
@@ -1159,7 +751,7 @@ int main(int argc, char **argv)
 	};
 
 	memset(b, 0, sizeof(*b));
-	b->epfd = -1;
+	b->cl.epfd = -1;
 	sps_log_set_level(SPS_LOG_WARN); /* the store API here: no "schema migrated" */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	b->want_alg = -1;
@@ -1197,11 +789,7 @@ int main(int argc, char **argv)
 				goto bad;
 			break;
 		case 'a':
-			if (strcasecmp(optarg, "SHA-256") == 0 || strcasecmp(optarg, "sha256") == 0)
-				b->want_alg = SPS_DIGEST_SHA256;
-			else if (strcasecmp(optarg, "MD5") == 0)
-				b->want_alg = SPS_DIGEST_MD5;
-			else
+			if (!bench_parse_alg(optarg, &b->want_alg))
 				goto bad;
 			break;
 		default:
@@ -1212,61 +800,34 @@ int main(int argc, char **argv)
 		goto bad;
 	double t_end = now_s() + max_s;
 
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals();
 
 	unsigned n = 2 * pairs;
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if ((unsigned long long)n + 256 > (unsigned long long)rl.rlim_cur) {
+	unsigned long long nofile = raise_nofile();
+	if ((unsigned long long)n + 256 > nofile) {
 		fprintf(stderr,
 			"call_bench: -p %u needs %u connections, over the open-file limit of %llu; "
 			"lower -p or raise the limit (ulimit -n)\n",
-			pairs, n, (unsigned long long)rl.rlim_cur);
+			pairs, n, nofile);
 		return 1;
 	}
 
-	if (!sipsec) {
-		ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (l <= 0)
-			goto bad;
-		self[l] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash)
-			*slash = '\0';
-		snprintf(sipsec_buf, sizeof(sipsec_buf), "%s/../sipsec", self);
-		sipsec = sipsec_buf;
-	}
-	if (access(sipsec, X_OK) != 0) {
-		fprintf(stderr, "call_bench: %s: %s; name the sipsec binary with --sipsec\n", sipsec,
-			strerror(errno));
+	if (!(sipsec = sipsec_path(sipsec, sipsec_buf, sizeof(sipsec_buf))))
+		goto bad;
+	if (!sipsec_runnable("call_bench", sipsec, "--sipsec"))
 		return 1;
-	}
 
 	/* client state */
-	uint8_t rnd[8];
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+	if (run_id_new(b->run_id) != 0)
 		return 1;
-	for (int i = 0; i < 8; i++)
-		snprintf(b->run_id + 2 * i, 3, "%02x", rnd[i]);
 	b->n = n;
 	b->max_calls = ncalls;
 	b->conns = calloc(n, sizeof(*b->conns));
 	b->caplat = ncalls;
 	b->lat = calloc(b->caplat, sizeof(double));
 	b->setup = calloc(b->caplat, sizeof(double));
-	b->hs.ctx = EVP_MD_CTX_new();
-	b->hs.md[SPS_DIGEST_MD5] = EVP_MD_fetch(NULL, "MD5", NULL);
-	b->hs.md[SPS_DIGEST_SHA256] = EVP_MD_fetch(NULL, "SHA256", NULL);
-	b->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!b->conns || !b->lat || !b->setup || !b->hs.ctx || !b->hs.md[0] || !b->hs.md[1] ||
-	    b->epfd < 0 || sps_arena_new(&b->arena, 0) != 0) {
+	if (bench_hasher_init(&b->hs) != 0 || !b->conns || !b->lat || !b->setup ||
+	    bench_client_init(&b->cl) != 0) {
 		fprintf(stderr, "call_bench: out of memory for %u pairs\n", pairs);
 		goto out;
 	}
@@ -1274,11 +835,11 @@ int main(int argc, char **argv)
 		struct conn *c = &b->conns[i];
 		c->idx = i / 2;
 		c->callee = i % 2;
-		c->fd = -1;
-		snprintf(c->name, sizeof(c->name), "%s%u", c->callee ? "callee" : "caller", c->idx);
+		snprintf(c->u.name, sizeof(c->u.name), "%s%u", c->callee ? "callee" : "caller",
+			 c->idx);
 		snprintf(c->reg_call_id, sizeof(c->reg_call_id), "%.16s-r%u@call-bench", b->run_id, i);
 		snprintf(c->tag, sizeof(c->tag), "%.8s%x", b->run_id, i);
-		if (!(c->out = malloc(OUT_MAX))) {
+		if (bench_tls_init(&c->t, OUT_MAX, IN_FIRST) != 0) {
 			fprintf(stderr, "call_bench: out of memory for %u pairs\n", pairs);
 			goto out;
 		}
@@ -1292,24 +853,17 @@ int main(int argc, char **argv)
 	made_dir = true;
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(log, sizeof(log), "%s/serve.log", dir);
-	if (make_users(b, data) != 0)
+	if (bench_add_users("call_bench", data, DOMAIN, b->run_id, n, &b->hs, user_of, b) != 0)
 		goto out;
-	unsigned sip_port = free_port(), tls_port = free_port();
-	if (!sip_port || !tls_port || sip_port == tls_port) {
-		fprintf(stderr, "call_bench: no free ports on 127.0.0.1\n");
+	unsigned sip_port, tls_port;
+	if (!sip_server_ports("call_bench", &sip_port, &tls_port))
 		goto out;
-	}
-	pid = start_server(sipsec, data, log, sip_port, tls_port, n + 100, extra, nextra);
+	pid = start_sip_server("call_bench", sipsec, data, log, DOMAIN, sip_port, tls_port, n + 100,
+			       extra, nextra);
 	if (!pid)
 		goto out;
-	snprintf(ca, sizeof(ca), "%s/certs/ca.pem", data);
-	if (!(b->ctx = client_ctx(ca))) {
-		fprintf(stderr, "call_bench: cannot load the CA %s\n", ca);
+	if (bench_client_target(&b->cl, "call_bench", data, DOMAIN, tls_port) != 0)
 		goto out;
-	}
-	b->dst.sin_family = AF_INET;
-	b->dst.sin_port = htons((uint16_t)tls_port);
-	b->dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	printf("# call_bench: server pid %ld, TLS 127.0.0.1:%u, domain " DOMAIN "; %ld cpus "
 	       "shared by server and client (1 thread); %u pairs = %u TLS connections, %u calls\n",
 	       (long)pid, tls_port, sysconf(_SC_NPROCESSORS_ONLN), pairs, n, ncalls);
@@ -1378,38 +932,20 @@ int main(int argc, char **argv)
 		printf(" (e.g. %u)", e->last_status);
 	printf(" bad_message=%lu overflow=%lu unexpected=%lu callee_out_of_order=%lu\n", e->bad_msg,
 	       e->overflow, e->unexpected, e->callee_order);
-	if (g_tls_err[0])
-		printf("# first TLS failure: %s\n", g_tls_err);
+	if (bench_tls_first_err[0])
+		printf("# first TLS failure: %s\n", bench_tls_first_err);
 	rc = errors_total(e) || cut1 || cut2 || cut3 || g_stop || regs != n || calls != ncalls ||
 		     calls2 != ncalls
 		     ? 1
 		     : 0;
 out:
-	for (unsigned i = 0; b->conns && i < n; i++) {
-		conn_close(b, &b->conns[i]);
-		free(b->conns[i].out);
-	}
-	if (pid) {
-		int st = stop_server(pid);
-		if (st != 0) {
-			fprintf(stderr, "call_bench: the server exited with %d on SIGTERM\n", st);
-			rc = 1;
-		}
-		struct stat lst;
-		if (stat(log, &lst) == 0 && lst.st_size > 0) {
-			fprintf(stderr, "# the server's log (--log-level warn):\n");
-			print_log(log, "  | ", 20);
-		}
-	}
-	if (b->ctx)
-		SSL_CTX_free(b->ctx);
-	if (b->arena)
-		sps_arena_free(b->arena);
-	EVP_MD_free(b->hs.md[0]);
-	EVP_MD_free(b->hs.md[1]);
-	EVP_MD_CTX_free(b->hs.ctx);
-	if (b->epfd >= 0)
-		close(b->epfd);
+	for (unsigned i = 0; b->conns && i < n; i++)
+		if (b->conns[i].t.out) /* set up by bench_tls_init */
+			bench_tls_free(&b->conns[i].t);
+	if (pid && !server_stopped("call_bench", pid, log))
+		rc = 1;
+	bench_client_free(&b->cl);
+	bench_hasher_free(&b->hs);
 	free(b->conns);
 	free(b->lat);
 	free(b->setup);

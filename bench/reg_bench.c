@@ -38,38 +38,22 @@
  * Exit status: 0 when every user registered and refreshed without error
  * and the database holds a binding for each; 1 otherwise; 2 for bad usage. */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
-#include <sys/random.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "auth/digest.h"
 #include "core/arena.h"
 #include "core/log.h"
-#include "sip/frame.h"
 #include "sip/msg.h"
 #include "store/store.h"
 
@@ -77,43 +61,14 @@
 #define RURI "sip:" DOMAIN
 #define EPOLL_BATCH 256
 #define LOOP_MAX 1000000000UL  /* iteration bound of the event loop */
-#define START_TIMEOUT_S 30.0
-#define STOP_TIMEOUT_S 10.0
-
 #include "bench_serve.h"
+#include "bench_tls.h"
 #define REQ_TIMEOUT_S 32.0     /* RFC 3261 Timer F: a request unanswered this long failed */
 #define SCAN_EVERY_S 0.5       /* how often requests are checked for that timeout */
 #define MAX_REAUTH 2           /* 401s answered per request before it counts as refused */
 #define OUT_MAX 1536           /* one REGISTER with credentials */
-#define IN_MAX (SPS_SIP_MAX_MSG + 1)
-#define NONCE_MAX 128
-#define MAX_EXTRA 16           /* --serve-arg options */
-#define OPAQUE_MAX 128
-
-/* ---- digest (RFC 7616 3.4.1), computed here with EVP, not with src/auth ---- */
-
-struct hasher {
-	EVP_MD_CTX *ctx;
-	EVP_MD *md[2]; /* indexed by enum sps_digest_alg */
-};
-
-/* hex = H(data) in lowercase hex for alg. Returns 0 or -1. */
-static int hash_hex(struct hasher *h, enum sps_digest_alg alg, const char *data, size_t len,
-		    char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned ml = 0;
-	if (EVP_DigestInit_ex(h->ctx, h->md[alg], NULL) != 1 ||
-	    EVP_DigestUpdate(h->ctx, data, len) != 1 || EVP_DigestFinal_ex(h->ctx, md, &ml) != 1)
-		return -1;
-	for (unsigned i = 0; i < ml; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[2 * ml] = '\0';
-	return 0;
-}
+#define IN_FIRST 4096          /* the first size of a connection's input buffer */
+#define MAX_EXTRA SERVE_MAX_EXTRA /* --serve-arg options */
 
 /* ---- the benchmark's state ---- */
 
@@ -127,22 +82,16 @@ enum cstate {
 
 /* One user and its connection (a phone). */
 struct conn {
+	struct bench_tls t;	   /* the TLS connection, its port and bytes */
 	unsigned idx;
-	int fd;
-	SSL *ssl;
 	enum cstate st;
-	unsigned events;	   /* what epoll watches */
-	uint16_t lport;		   /* our port: Via sent-by and Contact */
-	char name[24];		   /* "user42" */
-	char ha1[2][SPS_HA1_SHA256_HEX + 1]; /* by enum sps_digest_alg */
+	struct bench_user u;	   /* "user42" and its HA1s */
 	char call_id[48];
 	char from_tag[24];
 	uint32_t cseq;		   /* of the last request sent */
 	/* the challenge in use: nonce reused with an increasing nc */
 	bool have_nonce;
-	enum sps_digest_alg alg;
-	char nonce[NONCE_MAX];
-	char opaque[OPAQUE_MAX];
+	struct bench_chal ch;	   /* its algorithm, nonce and opaque */
 	uint32_t nc;
 	/* the outstanding request */
 	double t0;		   /* first byte sent (connect, or the refresh written) */
@@ -151,11 +100,6 @@ struct conn {
 	unsigned reauth;	   /* 401s to credentials answered for it */
 	bool authed;		   /* it carries credentials */
 	unsigned refreshes_left;
-	/* bytes: a request waiting for the socket, and what was read */
-	char out[OUT_MAX];
-	size_t out_len;
-	char *in;
-	size_t in_len, in_cap;
 };
 
 struct errors {
@@ -167,11 +111,8 @@ struct errors {
 struct bench {
 	struct conn *conns;
 	unsigned n;
-	int epfd;
-	SSL_CTX *ctx;
-	struct sockaddr_in dst;
-	struct sps_arena *arena;
-	struct hasher hs;
+	struct bench_client cl;	 /* epoll, TLS context, server address, parse arena */
+	struct bench_hasher hs;
 	char ha2[2][SPS_HA1_SHA256_HEX + 1]; /* H("REGISTER:" RURI), by algorithm */
 	int want_alg;  /* -1: the first challenge offered */
 	char run_id[17];
@@ -197,25 +138,6 @@ static unsigned long errors_total(const struct errors *e)
 	       e->bad_msg + e->no_challenge + e->no_contact + e->auth_refused + e->unexpected;
 }
 
-static void conn_close(struct bench *b, struct conn *c)
-{
-	if (c->ssl) {
-		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	if (c->fd >= 0) {
-		struct linger lg = {1, 0}; /* RST: no TIME_WAIT left behind */
-		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		(void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		close(c->fd);
-		c->fd = -1;
-	}
-	free(c->in);
-	c->in = NULL;
-	c->in_len = c->in_cap = 0;
-}
-
 /* c failed: count it under *counter, close it, and free its slot. */
 static void conn_fail(struct bench *b, struct conn *c, unsigned long *counter)
 {
@@ -223,88 +145,38 @@ static void conn_fail(struct bench *b, struct conn *c, unsigned long *counter)
 	if (c->st == C_HANDSHAKE || c->st == C_WAIT)
 		b->inflight--;
 	c->st = C_DEAD;
-	conn_close(b, c);
+	bench_tls_close(&c->t);
 }
 
-static int set_events(struct bench *b, struct conn *c, unsigned want)
+/* The counter of a bench_tls failure (a pong that did not fit after a
+ * request counts as bad_msg). */
+static unsigned long *tls_counter(struct bench *b, int rc)
 {
-	if (want == c->events)
-		return 0;
-	struct epoll_event ev = {.events = want, .data.ptr = c};
-	if (epoll_ctl(b->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
-		return -1;
-	c->events = want;
-	return 0;
+	return bench_tls_counter(rc, &b->err.connect, &b->err.tls, &b->err.closed, &b->err.bad_msg,
+				 &b->err.bad_msg);
 }
 
 /* ---- requests ---- */
 
-/* Write the REGISTER (RFC 3261 10.2) of c into c->out: a new branch and the
- * next CSeq; with credentials for c's challenge and the next nc when auth.
+/* Queue the REGISTER (RFC 3261 10.2) of c on its connection: a new branch
+ * and the next CSeq; with credentials for c's challenge and the next nc
+ * when auth.
  * Returns 0, or -1 when it does not fit or hashing failed. */
 static int build_register(struct bench *b, struct conn *c, bool auth)
 {
 	char authz[640] = "";
 	c->cseq++;
 	if (auth) {
-		char cnonce[32], ncs[9], buf[512], resp[SPS_HA1_SHA256_HEX + 1];
+		char cnonce[32], ncs[9];
 		snprintf(cnonce, sizeof(cnonce), "%08lx%08x", ++b->cnonce_seq, c->idx);
 		snprintf(ncs, sizeof(ncs), "%08x", ++c->nc);
-		/* response = H(HA1 ":" nonce ":" nc ":" cnonce ":" qop ":" HA2) */
-		int l = snprintf(buf, sizeof(buf), "%s:%s:%s:%s:auth:%s", c->ha1[c->alg], c->nonce,
-				 ncs, cnonce, b->ha2[c->alg]);
-		if (l < 0 || (size_t)l >= sizeof(buf) ||
-		    hash_hex(&b->hs, c->alg, buf, (size_t)l, resp) != 0)
-			return -1;
-		l = snprintf(authz, sizeof(authz),
-			     "Authorization: Digest username=\"%s\", realm=\"" DOMAIN "\", "
-			     "nonce=\"%s\", uri=\"" RURI "\", response=\"%s\", algorithm=%s, "
-			     "cnonce=\"%s\",%s%s%s qop=auth, nc=%s\r\n",
-			     c->name, c->nonce, resp, c->alg == SPS_DIGEST_SHA256 ? "SHA-256" : "MD5",
-			     cnonce, c->opaque[0] ? " opaque=\"" : "", c->opaque,
-			     c->opaque[0] ? "\"," : "", ncs);
-		if (l < 0 || (size_t)l >= sizeof(authz))
+		if (bench_credentials(&b->hs, &c->ch, "Authorization", c->u.name, DOMAIN, RURI,
+				      c->u.ha1[c->ch.alg], b->ha2[c->ch.alg], ncs, cnonce, authz,
+				      sizeof(authz)) != 0)
 			return -1;
 	}
-	int l = snprintf(c->out, sizeof(c->out),
-			 "REGISTER " RURI " SIP/2.0\r\n"
-			 "Via: SIP/2.0/TLS 127.0.0.1:%u;branch=z9hG4bK%s%lx;rport\r\n"
-			 "Max-Forwards: 70\r\n"
-			 "From: <sip:%s@" DOMAIN ">;tag=%s\r\n"
-			 "To: <sip:%s@" DOMAIN ">\r\n"
-			 "Call-ID: %s\r\n"
-			 "CSeq: %u REGISTER\r\n"
-			 "Contact: <sip:%s@127.0.0.1:%u;transport=tls>\r\n"
-			 "Expires: 3600\r\n"
-			 "%s"
-			 "User-Agent: sipsec-reg-bench\r\n"
-			 "Content-Length: 0\r\n\r\n",
-			 c->lport, b->run_id, ++b->branch_seq, c->name, c->from_tag, c->name,
-			 c->call_id, c->cseq, c->name, c->lport, authz);
-	if (l < 0 || (size_t)l >= sizeof(c->out))
-		return -1;
-	c->out_len = (size_t)l;
-	return 0;
-}
-
-/* Push c->out into the TLS connection. Returns 0 (written, or waiting for
- * EPOLLOUT with the same bytes) or -1 (connection broken). */
-static int flush_out(struct bench *b, struct conn *c)
-{
-	if (!c->out_len)
-		return set_events(b, c, EPOLLIN);
-	ERR_clear_error();
-	int r = SSL_write(c->ssl, c->out, (int)c->out_len);
-	if (r > 0) {
-		c->out_len = 0;
-		return set_events(b, c, EPOLLIN);
-	}
-	int e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_WRITE)
-		return set_events(b, c, EPOLLIN | EPOLLOUT);
-	if (e == SSL_ERROR_WANT_READ)
-		return set_events(b, c, EPOLLIN);
-	return -1;
+	return bench_tls_register(&c->t, DOMAIN, c->u.name, c->from_tag, c->call_id, c->cseq,
+				  b->run_id, ++b->branch_seq, authz, "sipsec-reg-bench") ? -1 : 0;
 }
 
 /* Build and send c's REGISTER; starts its clock when fresh (not a retry
@@ -321,7 +193,7 @@ static int send_register(struct bench *b, struct conn *c, bool auth, bool fresh)
 	}
 	c->authed = auth;
 	c->deadline = now_s() + REQ_TIMEOUT_S;
-	if (flush_out(b, c) != 0) {
+	if (bench_tls_flush(&c->t) != 0) {
 		conn_fail(b, c, &b->err.closed);
 		return -1;
 	}
@@ -342,42 +214,18 @@ static void lat_add(struct bench *b, double secs)
 static int take_challenge(struct bench *b, struct conn *c, const struct sps_sip_msg *m,
 			  bool *stale)
 {
-	for (const struct sps_sip_hdr *h = sps_sip_msg_hdr_next(m, SPS_HDR_WWW_AUTHENTICATE, NULL);
-	     h; h = sps_sip_msg_hdr_next(m, SPS_HDR_WWW_AUTHENTICATE, h)) {
-		const struct sps_auth *a = h->parsed;
-		enum sps_digest_alg alg;
-		if (!a || !sps_slice_eq_cstr_ci(a->scheme, "Digest") || !a->nonce.p)
-			continue;
-		if (!a->algorithm.p || sps_slice_eq_cstr_ci(a->algorithm, "MD5"))
-			alg = SPS_DIGEST_MD5;
-		else if (sps_slice_eq_cstr_ci(a->algorithm, "SHA-256"))
-			alg = SPS_DIGEST_SHA256;
-		else
-			continue;
-		if (b->want_alg >= 0 && (int)alg != b->want_alg)
-			continue;
-		if (!a->realm.p || !sps_slice_eq_cstr_ci(a->realm, DOMAIN) ||
-		    (a->qop.p && !memmem(a->qop.p, a->qop.l, "auth", 4)) ||
-		    sps_slice_to_cstr(a->nonce, c->nonce, sizeof(c->nonce)) != 0)
-			return -1;
-		if (!a->opaque.p)
-			c->opaque[0] = '\0';
-		else if (sps_slice_to_cstr(a->opaque, c->opaque, sizeof(c->opaque)) != 0)
-			return -1;
-		*stale = a->stale.p && sps_slice_eq_cstr_ci(a->stale, "true");
-		c->alg = alg;
-		c->nc = 0;
-		c->have_nonce = true;
-		return 0;
-	}
-	return -1;
+	if (bench_take_challenge(m, SPS_HDR_WWW_AUTHENTICATE, b->want_alg, DOMAIN, &c->ch, stale))
+		return -1;
+	c->nc = 0;
+	c->have_nonce = true;
+	return 0;
 }
 
 /* Does a 200 list c's Contact (RFC 3261 10.3 step 8)? */
 static bool lists_contact(const struct conn *c, const struct sps_sip_msg *m)
 {
 	char uri[96];
-	snprintf(uri, sizeof(uri), "sip:%s@127.0.0.1:%u;transport=tls", c->name, c->lport);
+	snprintf(uri, sizeof(uri), "sip:%s@127.0.0.1:%u;transport=tls", c->u.name, c->t.lport);
 	for (const struct sps_sip_hdr *h = sps_sip_msg_hdr_next(m, SPS_HDR_CONTACT, NULL); h;
 	     h = sps_sip_msg_hdr_next(m, SPS_HDR_CONTACT, h)) {
 		const struct sps_contact *ct = h->parsed;
@@ -394,7 +242,7 @@ static void queue_push(struct bench *b, struct conn *c)
 		b->q[(b->qhead + b->qlen++) % b->n] = c->idx;
 }
 
-/* One response m on c (m lives in b->arena and c->in until the next one). */
+/* One response m on c (m lives in b->cl.arena and c->t.in until the next one). */
 static void on_response(struct bench *b, struct conn *c, const struct sps_sip_msg *m)
 {
 	if (m->status < 200)
@@ -450,173 +298,44 @@ static void on_response(struct bench *b, struct conn *c, const struct sps_sip_ms
 	conn_fail(b, c, &b->err.status_other);
 }
 
-/* Read what c's connection holds and handle each message in it. */
-static void conn_read(struct bench *b, struct conn *c)
+/* One message read on c's connection (bench_tls_msg_h): only responses
+ * are expected. */
+static void on_message(struct bench_tls *t, const struct sps_sip_msg *m, void *arg)
 {
-	for (int i = 0; i < 256 && c->st != C_DEAD; i++) {
-		if (c->in_cap - c->in_len < 2048) {
-			size_t cap = c->in_cap ? c->in_cap * 2 : 4096;
-			char *p = cap <= 2 * IN_MAX ? realloc(c->in, cap) : NULL;
-			if (!p) {
-				conn_fail(b, c, &b->err.bad_msg);
-				return;
-			}
-			c->in = p;
-			c->in_cap = cap;
-		}
-		ERR_clear_error();
-		int r = SSL_read(c->ssl, c->in + c->in_len, (int)(c->in_cap - c->in_len));
-		if (r <= 0) {
-			int e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ)
-				return;
-			if (e == SSL_ERROR_WANT_WRITE) {
-				if (set_events(b, c, EPOLLIN | EPOLLOUT) != 0)
-					conn_fail(b, c, &b->err.closed);
-				return;
-			}
-			/* the server closed it (or it broke) */
-			conn_fail(b, c, &b->err.closed);
-			return;
-		}
-		c->in_len += (size_t)r;
-		/* RFC 3261 18.3: cut the stream into messages */
-		size_t off = 0;
-		for (int k = 0; k < 1024 && off < c->in_len; k++) {
-			struct sps_frame f;
-			const char *why = NULL;
-			int rc = sps_sip_frame(c->in + off, c->in_len - off, &f, &why);
-			if (rc == ENODATA)
-				break;
-			if (rc) {
-				conn_fail(b, c, &b->err.bad_msg);
-				return;
-			}
-			if (f.kind == SPS_FRAME_MSG) {
-				struct sps_sip_msg *m;
-				sps_arena_reset(b->arena);
-				if (sps_sip_msg_parse(c->in + off, f.len, b->arena, &m, &why) != 0 ||
-				    m->is_request)
-					b->err.bad_msg++;
-				else
-					on_response(b, c, m);
-				if (c->st == C_DEAD)
-					return; /* c->in is gone */
-			} else if (f.kind == SPS_FRAME_PING && !c->out_len) {
-				memcpy(c->out, "\r\n", 2); /* RFC 5626 4.4.1 pong */
-				c->out_len = 2;
-				if (flush_out(b, c) != 0) {
-					conn_fail(b, c, &b->err.closed);
-					return;
-				}
-			}
-			off += f.len;
-		}
-		memmove(c->in, c->in + off, c->in_len - off);
-		c->in_len -= off;
-	}
+	struct bench *b = arg;
+	if (!m || m->is_request)
+		b->err.bad_msg++;
+	else
+		on_response(b, t->owner, m);
 }
 
 /* ---- connections ---- */
-
-static char g_tls_err[256]; /* the first TLS failure, for the report */
-
-static void note_tls_error(struct conn *c)
-{
-	if (g_tls_err[0])
-		return;
-	unsigned long e = ERR_peek_error();
-	long vr = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
-	if (vr != X509_V_OK)
-		snprintf(g_tls_err, sizeof(g_tls_err), "certificate: %s",
-			 X509_verify_cert_error_string(vr));
-	else if (e)
-		ERR_error_string_n(e, g_tls_err, sizeof(g_tls_err));
-	else
-		snprintf(g_tls_err, sizeof(g_tls_err), "connection closed during the handshake (%s)",
-			 strerror(errno));
-}
 
 /* Open c's TCP connection (non-blocking) and set its TLS client up: the
  * server's certificate must chain to the CA and name DOMAIN. */
 static void conn_start(struct bench *b, struct conn *c)
 {
-	int one = 1;
-	struct sockaddr_in local;
-	socklen_t ll = sizeof(local);
 	c->st = C_HANDSHAKE;
 	b->inflight++;
 	c->t0 = now_s();
 	c->deadline = c->t0 + REQ_TIMEOUT_S;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		conn_fail(b, c, &b->err.connect);
-		return;
-	}
-	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((connect(c->fd, (struct sockaddr *)&b->dst, sizeof(b->dst)) < 0 &&
-	     errno != EINPROGRESS) ||
-	    getsockname(c->fd, (struct sockaddr *)&local, &ll) != 0) {
-		conn_fail(b, c, &b->err.connect);
-		return;
-	}
-	c->lport = ntohs(local.sin_port);
-	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-	if (!(c->ssl = SSL_new(b->ctx)) || SSL_set_fd(c->ssl, c->fd) != 1 ||
-	    SSL_set1_host(c->ssl, DOMAIN) != 1 || SSL_set_tlsext_host_name(c->ssl, DOMAIN) != 1 ||
-	    epoll_ctl(b->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-		note_tls_error(c);
-		conn_fail(b, c, &b->err.tls);
-		return;
-	}
-	c->events = EPOLLOUT;
-	SSL_set_connect_state(c->ssl);
+	int rc = bench_tls_start(&c->t, &b->cl, c);
+	if (rc != BENCH_TLS_OK)
+		conn_fail(b, c, tls_counter(b, rc));
 }
 
-/* Drive c's TLS handshake; once done, send the first REGISTER (no
- * credentials yet: RFC 3261 22.4, the 401 brings the challenge). */
-static void conn_handshake(struct bench *b, struct conn *c, unsigned ev)
+/* An epoll event on c. Once the handshake is done, send the first REGISTER
+ * (no credentials yet: RFC 3261 22.4, the 401 brings the challenge). */
+static void conn_event(struct bench *b, struct conn *c, unsigned ev)
 {
-	if (ev & EPOLLERR) {
-		int soerr = 0;
-		socklen_t sl = sizeof(soerr);
-		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr) {
-			conn_fail(b, c, &b->err.connect);
-			return;
-		}
-	}
-	ERR_clear_error();
-	int r = SSL_do_handshake(c->ssl);
-	if (r == 1) {
+	int rc = bench_tls_event(&c->t, &b->cl, ev, on_message, b);
+	if (rc == BENCH_TLS_UP) {
 		c->t_hs = now_s();
 		c->st = C_WAIT;
 		(void)send_register(b, c, false, false);
-		return;
+	} else if (rc != BENCH_TLS_OK) {
+		conn_fail(b, c, tls_counter(b, rc));
 	}
-	int e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		if (set_events(b, c, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT) != 0)
-			conn_fail(b, c, &b->err.tls);
-		return;
-	}
-	note_tls_error(c);
-	conn_fail(b, c, &b->err.tls);
-}
-
-static void conn_event(struct bench *b, struct conn *c, unsigned ev)
-{
-	if (c->st == C_DEAD || c->st == C_NEW)
-		return;
-	if (c->st == C_HANDSHAKE) {
-		conn_handshake(b, c, ev);
-		return;
-	}
-	if ((ev & EPOLLOUT) && flush_out(b, c) != 0) {
-		conn_fail(b, c, &b->err.closed);
-		return;
-	}
-	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
-		conn_read(b, c);
 }
 
 /* ---- the two phases ---- */
@@ -660,7 +379,7 @@ static double run_phase(struct bench *b, int phase, unsigned window, double dead
 			*cut = false;
 			break;
 		}
-		int n = epoll_wait(b->epfd, evs, EPOLL_BATCH, 50);
+		int n = epoll_wait(b->cl.epfd, evs, EPOLL_BATCH, 50);
 		for (int i = 0; i < n; i++)
 			conn_event(b, evs[i].data.ptr, evs[i].events);
 		if (now >= next_scan) {
@@ -681,21 +400,6 @@ static double run_phase(struct bench *b, int phase, unsigned window, double dead
 	return el;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The p-quantile (0 < p <= 1) of the sorted v, in milliseconds (nearest rank). */
-static double pct_ms(const double *v, size_t n, double p)
-{
-	if (!n)
-		return 0;
-	size_t k = (size_t)ceil(p * (double)n);
-	return 1000.0 * v[k ? k - 1 : 0];
-}
-
 static void print_lat(const char *prefix, struct bench *b)
 {
 	qsort(b->lat, b->nlat, sizeof(double), cmp_double);
@@ -706,57 +410,10 @@ static void print_lat(const char *prefix, struct bench *b)
 
 /* ---- users in the store ---- */
 
-static void user_password(const struct bench *b, unsigned i, char *out, size_t size)
+static struct bench_user *user_of(unsigned i, void *arg)
 {
-	snprintf(out, size, "pw-%s-%u", b->run_id, i);
-}
-
-/* Add the n users to the store of data (one transaction) with their HA1s
- * from sps_digest_ha1, set the realm, and fill in each conn's own HA1s,
- * hashed here with EVP. Returns 0 or -1 (reported). */
-static int make_users(struct bench *b, const char *data)
-{
-	struct sps_store *st = NULL;
-	const char *why = NULL;
-	int err = sps_store_open(&st, data, &why);
-	if (err) {
-		fprintf(stderr, "reg_bench: cannot open the store in %s: %s\n", data,
-			why ? why : strerror(err));
-		return -1;
-	}
-	err = sps_store_begin(st);
-	for (unsigned i = 0; i < b->n && !err; i++) {
-		struct conn *c = &b->conns[i];
-		struct sps_user u;
-		char pw[64], buf[256];
-		memset(&u, 0, sizeof(u));
-		user_password(b, i, pw, sizeof(pw));
-		snprintf(u.name, sizeof(u.name), "%s", c->name);
-		snprintf(u.realm, sizeof(u.realm), "%s", DOMAIN);
-		u.created = (int64_t)time(NULL);
-		if ((err = sps_digest_ha1(SPS_DIGEST_MD5, u.name, DOMAIN, pw, u.ha1_md5,
-					  sizeof(u.ha1_md5))) ||
-		    (err = sps_digest_ha1(SPS_DIGEST_SHA256, u.name, DOMAIN, pw, u.ha1_sha256,
-					  sizeof(u.ha1_sha256))) ||
-		    (err = sps_store_user_add(st, &u)))
-			break;
-		/* HA1 = H(user ":" realm ":" password) (RFC 7616 3.4.2) */
-		int l = snprintf(buf, sizeof(buf), "%s:" DOMAIN ":%s", c->name, pw);
-		for (int a = 0; a < 2 && !err; a++)
-			if (hash_hex(&b->hs, (enum sps_digest_alg)a, buf, (size_t)l, c->ha1[a]) != 0)
-				err = EIO;
-	}
-	if (!err)
-		err = sps_store_commit(st);
-	if (!err)
-		err = sps_store_setting_set(st, "realm", DOMAIN);
-	sps_store_close(st);
-	if (err) {
-		fprintf(stderr, "reg_bench: cannot add %u users to %s: %s\n", b->n, data,
-			strerror(err));
-		return -1;
-	}
-	return 0;
+	struct bench *b = arg;
+	return &b->conns[i].u;
 }
 
 static int count_binding(const struct sps_binding *bd, void *arg)
@@ -778,28 +435,6 @@ static long count_bindings(const char *data)
 	return err ? -1 : (long)n;
 }
 
-/* ---- starting and stopping the server ---- */
-
-/* fork/exec `sipsec serve` on data, 127.0.0.1, the given ports, room for
- * conns connections (all from 127.0.0.1), and the nextra options in extra;
- * wait for its pid file. Returns the pid, or 0 (reported). */
-static pid_t start_server(const char *sipsec, const char *data, const char *log,
-			  unsigned sip_port, unsigned tls_port, unsigned conns,
-			  const char *const *extra, unsigned nextra)
-{
-	char sip_s[16], tls_s[16], max_s[16];
-	snprintf(sip_s, sizeof(sip_s), "%u", sip_port);
-	snprintf(tls_s, sizeof(tls_s), "%u", tls_port);
-	snprintf(max_s, sizeof(max_s), "%u", conns);
-	const char *argv[20 + MAX_EXTRA + 1] = {
-		sipsec, "serve", "--data", data, "--domain", DOMAIN, "--listen", "127.0.0.1",
-		"--sip-port", sip_s, "--tls-port", tls_s, "--https-port", "0", "--max-connections",
-		max_s, "--max-connections-per-ip", max_s, "--log-level", "warn"};
-	for (unsigned i = 0; i < nextra && i < MAX_EXTRA; i++)
-		argv[20 + i] = extra[i];
-	return spawn_server("reg_bench", argv, data, log);
-}
-
 /* ---- main ---- */
 
 static void usage(void)
@@ -819,40 +454,13 @@ static void usage(void)
 		"SIPSEC_STORE_SYNC=full in the environment makes the server fsync every group commit.\n");
 }
 
-static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
-	*out = (unsigned)v;
-	return true;
-}
-
-static SSL_CTX *client_ctx(const char *ca)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx)
-		return NULL;
-	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	/* a phone is a new client each: no session resumption */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	return ctx;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned n = 1000, rounds = 10, max_s = 300, conc = 64, window = 200;
 	const char *sipsec = NULL, *extra[MAX_EXTRA];
 	unsigned nextra = 0;
-	char self[PATH_MAX], sipsec_buf[PATH_MAX + 16], dir[] = "/tmp/sps-regbench.XXXXXX";
-	char data[PATH_MAX], log[PATH_MAX], ca[PATH_MAX + 16];
+	char sipsec_buf[PATH_MAX + 16], dir[] = "/tmp/sps-regbench.XXXXXX";
+	char data[PATH_MAX], log[PATH_MAX];
 	struct bench bb, *b = &bb;
 	pid_t pid = 0;
 	int rc = 1, opt;
@@ -865,7 +473,7 @@ int main(int argc, char **argv)
 	};
 
 	memset(b, 0, sizeof(*b));
-	b->epfd = -1;
+	b->cl.epfd = -1;
 	sps_log_set_level(SPS_LOG_WARN); /* the store API here: no "schema migrated" */
 	setvbuf(stdout, NULL, _IOLBF, 0);  /* in order with the server log on stderr */
 	b->want_alg = -1;
@@ -900,11 +508,7 @@ int main(int argc, char **argv)
 				goto bad;
 			break;
 		case 'a':
-			if (strcasecmp(optarg, "SHA-256") == 0 || strcasecmp(optarg, "sha256") == 0)
-				b->want_alg = SPS_DIGEST_SHA256;
-			else if (strcasecmp(optarg, "MD5") == 0)
-				b->want_alg = SPS_DIGEST_MD5;
-			else
+			if (!bench_parse_alg(optarg, &b->want_alg))
 				goto bad;
 			break;
 		default:
@@ -920,49 +524,26 @@ int main(int argc, char **argv)
 	}
 	double t_end = now_s() + max_s;
 
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals();
 
 	/* n connections here and n in the server (which inherits the limit) */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if ((unsigned long long)n + 256 > (unsigned long long)rl.rlim_cur) {
+	unsigned long long nofile = raise_nofile();
+	if ((unsigned long long)n + 256 > nofile) {
 		fprintf(stderr,
 			"reg_bench: -n %u needs more open files than the limit of %llu; lower -n or "
 			"raise the limit (ulimit -n)\n",
-			n, (unsigned long long)rl.rlim_cur);
+			n, nofile);
 		return 1;
 	}
 
-	if (!sipsec) {
-		ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (l <= 0)
-			goto bad;
-		self[l] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash)
-			*slash = '\0';
-		snprintf(sipsec_buf, sizeof(sipsec_buf), "%s/../sipsec", self);
-		sipsec = sipsec_buf;
-	}
-	if (access(sipsec, X_OK) != 0) {
-		fprintf(stderr, "reg_bench: %s: %s; name the sipsec binary with --sipsec\n", sipsec,
-			strerror(errno));
+	if (!(sipsec = sipsec_path(sipsec, sipsec_buf, sizeof(sipsec_buf))))
+		goto bad;
+	if (!sipsec_runnable("reg_bench", sipsec, "--sipsec"))
 		return 1;
-	}
 
 	/* client state */
-	uint8_t rnd[8];
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+	if (run_id_new(b->run_id) != 0)
 		return 1;
-	for (int i = 0; i < 8; i++)
-		snprintf(b->run_id + 2 * i, 3, "%02x", rnd[i]);
 	b->n = n;
 	b->conns = calloc(n, sizeof(*b->conns));
 	b->q = calloc(n, sizeof(*b->q));
@@ -970,26 +551,25 @@ int main(int argc, char **argv)
 	b->lat = calloc(b->caplat, sizeof(double));
 	for (int i = 0; i < 3; i++)
 		b->step[i] = calloc(n, sizeof(double));
-	b->hs.ctx = EVP_MD_CTX_new();
-	b->hs.md[SPS_DIGEST_MD5] = EVP_MD_fetch(NULL, "MD5", NULL);
-	b->hs.md[SPS_DIGEST_SHA256] = EVP_MD_fetch(NULL, "SHA256", NULL);
-	b->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!b->conns || !b->q || !b->lat || !b->step[0] || !b->step[1] || !b->step[2] || !b->hs.ctx || !b->hs.md[0] || !b->hs.md[1] ||
-	    b->epfd < 0 || sps_arena_new(&b->arena, 0) != 0) {
+	if (bench_hasher_init(&b->hs) != 0 || !b->conns || !b->q || !b->lat || !b->step[0] ||
+	    !b->step[1] || !b->step[2] || bench_client_init(&b->cl) != 0) {
 		fprintf(stderr, "reg_bench: out of memory for %u users\n", n);
 		goto out;
 	}
 	for (int a = 0; a < 2; a++) {
 		static const char ha2_in[] = "REGISTER:" RURI; /* HA2 = H(method ":" uri) */
-		if (hash_hex(&b->hs, (enum sps_digest_alg)a, ha2_in, sizeof(ha2_in) - 1,
+		if (bench_hash_hex(&b->hs, (enum sps_digest_alg)a, ha2_in, sizeof(ha2_in) - 1,
 			     b->ha2[a]) != 0)
 			goto out;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct conn *c = &b->conns[i];
+		if (bench_tls_init(&c->t, OUT_MAX, IN_FIRST) != 0) {
+			fprintf(stderr, "reg_bench: out of memory for %u users\n", n);
+			goto out;
+		}
 		c->idx = i;
-		c->fd = -1;
-		snprintf(c->name, sizeof(c->name), "user%u", i);
+		snprintf(c->u.name, sizeof(c->u.name), "user%u", i);
 		snprintf(c->call_id, sizeof(c->call_id), "%.16s-%u@reg-bench", b->run_id, i);
 		snprintf(c->from_tag, sizeof(c->from_tag), "%.8s%x", b->run_id, i);
 	}
@@ -1003,25 +583,18 @@ int main(int argc, char **argv)
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(log, sizeof(log), "%s/serve.log", dir);
 	double t_users = now_s();
-	if (make_users(b, data) != 0)
+	if (bench_add_users("reg_bench", data, DOMAIN, b->run_id, n, &b->hs, user_of, b) != 0)
 		goto out;
 	t_users = now_s() - t_users;
-	unsigned sip_port = free_port(), tls_port = free_port();
-	if (!sip_port || !tls_port || sip_port == tls_port) {
-		fprintf(stderr, "reg_bench: no free ports on 127.0.0.1\n");
+	unsigned sip_port, tls_port;
+	if (!sip_server_ports("reg_bench", &sip_port, &tls_port))
 		goto out;
-	}
-	pid = start_server(sipsec, data, log, sip_port, tls_port, n + 100, extra, nextra);
+	pid = start_sip_server("reg_bench", sipsec, data, log, DOMAIN, sip_port, tls_port, n + 100,
+			       extra, nextra);
 	if (!pid)
 		goto out;
-	snprintf(ca, sizeof(ca), "%s/certs/ca.pem", data);
-	if (!(b->ctx = client_ctx(ca))) {
-		fprintf(stderr, "reg_bench: cannot load the CA %s\n", ca);
+	if (bench_client_target(&b->cl, "reg_bench", data, DOMAIN, tls_port) != 0)
 		goto out;
-	}
-	b->dst.sin_family = AF_INET;
-	b->dst.sin_port = htons((uint16_t)tls_port);
-	b->dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	const char *sync = getenv("SIPSEC_STORE_SYNC");
 	printf("# reg_bench: server pid %ld, TLS 127.0.0.1:%u, domain " DOMAIN ", store sync %s; "
 	       "%ld cpus shared by server and client (1 thread); %u users added in %.2f s\n",
@@ -1088,33 +661,17 @@ int main(int argc, char **argv)
 	printf(" bad_response=%lu no_usable_challenge=%lu no_contact_in_200=%lu auth_refused=%lu "
 	       "unexpected=%lu; 401 to credentials in phase 1: %lu\n",
 	       e->bad_msg, e->no_challenge, e->no_contact, e->auth_refused, e->unexpected, stale1);
-	if (g_tls_err[0])
-		printf("# first TLS failure: %s\n", g_tls_err);
+	if (bench_tls_first_err[0])
+		printf("# first TLS failure: %s\n", bench_tls_first_err);
 	rc = errors_total(e) || cut1 || cut2 || g_stop || nb != (long)regs ? 1 : 0;
 out:
 	for (unsigned i = 0; b->conns && i < n; i++)
-		conn_close(b, &b->conns[i]);
-	if (pid) {
-		int st = stop_server(pid);
-		if (st != 0) {
-			fprintf(stderr, "reg_bench: the server exited with %d on SIGTERM\n", st);
-			rc = 1;
-		}
-		struct stat lst;
-		if (stat(log, &lst) == 0 && lst.st_size > 0) {
-			fprintf(stderr, "# the server's log (--log-level warn):\n");
-			print_log(log, "  | ", 20);
-		}
-	}
-	if (b->ctx)
-		SSL_CTX_free(b->ctx);
-	if (b->arena)
-		sps_arena_free(b->arena);
-	EVP_MD_free(b->hs.md[0]);
-	EVP_MD_free(b->hs.md[1]);
-	EVP_MD_CTX_free(b->hs.ctx);
-	if (b->epfd >= 0)
-		close(b->epfd);
+		if (b->conns[i].t.out) /* set up by bench_tls_init */
+			bench_tls_free(&b->conns[i].t);
+	if (pid && !server_stopped("reg_bench", pid, log))
+		rc = 1;
+	bench_client_free(&b->cl);
+	bench_hasher_free(&b->hs);
 	free(b->conns);
 	free(b->q);
 	free(b->lat);

@@ -79,22 +79,6 @@
 
 /* ---- the server process, seen through /proc ---- */
 
-/* VmRSS of pid in kB, or -1. */
-static long proc_rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	for (int i = 0; i < 200 && fgets(line, sizeof(line), f); i++)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* CPU seconds (user + system) of pid's SIP loop thread (the main thread)
  * into *sip and of its TLS handshake workers (threads named "sps-tls-N")
  * into *hs. Returns 0, or -1 when /proc could not be read. */
@@ -168,7 +152,7 @@ static long wait_quiet(pid_t pid, long fds_min, long fds_max, bool *quiet)
 	*quiet = false;
 	for (int i = 0; i < 100000 && now_s() < end && !g_stop; i++) {
 		long fds = proc_fds(pid);
-		rss = proc_rss_kb(pid);
+		rss = proc_kb(pid, "VmRSS:");
 		if (rss < 0 || fds < 0)
 			return rss;
 		if (fds < fds_min || fds > fds_max) {
@@ -564,17 +548,6 @@ static void usage(void)
 		"  -H HOST     name or IP to verify the server certificate against (127.0.0.1)\n");
 }
 
-static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
-	*out = (unsigned)v;
-	return true;
-}
-
 static SSL_CTX *client_ctx(const char *ca, int version)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -599,7 +572,7 @@ int main(int argc, char **argv)
 	unsigned n = 10000, nthreads = 2, inflight = 32, secs = 5, max_hs = 100000, port = 0;
 	int version = TLS1_3_VERSION, only = -1; /* -R: 0 full, 1 resumed */
 	const char *sipsec = NULL, *workers = NULL, *attach_data = NULL, *host = "127.0.0.1";
-	char self[PATH_MAX], sipsec_buf[PATH_MAX + 16], dir[] = "/tmp/sps-bench.XXXXXX";
+	char sipsec_buf[PATH_MAX + 16], dir[] = "/tmp/sps-bench.XXXXXX", log[PATH_MAX];
 	char data[PATH_MAX], ca[PATH_MAX + 16];
 	bool made_dir = false, quiet;
 	pid_t pid = 0;
@@ -669,23 +642,15 @@ int main(int argc, char **argv)
 	if (optind != argc || (port != 0) != (attach_data != NULL))
 		goto bad;
 
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals();
 
 	/* N connections here and N in the server (which inherits the limit) */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if ((unsigned long long)n + nthreads * inflight + 256 > (unsigned long long)rl.rlim_cur) {
+	unsigned long long nofile = raise_nofile();
+	if ((unsigned long long)n + nthreads * inflight + 256 > nofile) {
 		fprintf(stderr,
 			"tls_conns: -n %u needs more open files than the limit of %llu; lower -n or "
 			"raise the limit (ulimit -n)\n",
-			n, (unsigned long long)rl.rlim_cur);
+			n, nofile);
 		return 1;
 	}
 
@@ -696,22 +661,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	} else {
-		if (!sipsec) {
-			ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
-			if (l <= 0)
-				goto bad;
-			self[l] = '\0';
-			char *slash = strrchr(self, '/');
-			if (slash)
-				*slash = '\0';
-			snprintf(sipsec_buf, sizeof(sipsec_buf), "%s/../sipsec", self);
-			sipsec = sipsec_buf;
-		}
-		if (access(sipsec, X_OK) != 0) {
-			fprintf(stderr, "tls_conns: %s: %s; name the sipsec binary with -s\n", sipsec,
-				strerror(errno));
+		if (!(sipsec = sipsec_path(sipsec, sipsec_buf, sizeof(sipsec_buf))))
+			goto bad;
+		if (!sipsec_runnable("tls_conns", sipsec, "-s"))
 			return 1;
-		}
 		if (!mkdtemp(dir)) {
 			perror("tls_conns: mkdtemp");
 			return 1;
@@ -749,8 +702,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tls_conns: no TLS handshake with 127.0.0.1:%u completed (%u failed)\n",
 			port, atomic_load(&ph.failed));
 		if (made_dir) {
-			snprintf(self, sizeof(self), "%s/serve.log", dir);
-			print_log(self, "  | ", 40);
+			snprintf(log, sizeof(log), "%s/serve.log", dir);
+			print_log(log, "  | ", 40);
 		}
 		goto out_ctx;
 	}
@@ -861,13 +814,8 @@ out_ctx:
 	g_session = NULL;
 	SSL_CTX_free(ctx);
 out:
-	if (pid && !attach_data) {
-		int st = stop_server(pid);
-		if (st != 0) {
-			fprintf(stderr, "tls_conns: the server exited with %d on SIGTERM\n", st);
-			rc = 1;
-		}
-	}
+	if (pid && !attach_data && !server_stopped("tls_conns", pid, NULL))
+		rc = 1;
 	if (made_dir)
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;
