@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -276,6 +277,32 @@ static int listen_err(char *err, size_t errsize, enum sps_transport tp, const st
 	return e;
 }
 
+/* Open files: each TCP/TLS connection and each media relay port is one. The
+ * soft limit is often 1024 (a shell's or systemd's default) while the hard
+ * one is far higher: raise the soft limit to what the configuration can use,
+ * as far as the hard limit allows, and say so once when that is too low (the
+ * listeners pause on EMFILE rather than fail). */
+static void raise_fd_limit(const struct sps_server_conf *conf)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	rlim_t want = (rlim_t)conf->max_connections +
+		      (rlim_t)(conf->media_port_max - conf->media_port_min + 1) + 256;
+	rlim_t target = rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max ? rl.rlim_max : want;
+	if (target > rl.rlim_cur) {
+		struct rlimit nl = {target, rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+			rl.rlim_cur = target;
+	}
+	if (rl.rlim_cur < want)
+		SPS_WARN("the open-file limit is %llu, but %d connections (--max-connections) and %d "
+			 "media ports need about %llu: raise it (ulimit -n, or LimitNOFILE= in the "
+			 "systemd unit)",
+			 (unsigned long long)rl.rlim_cur, conf->max_connections,
+			 conf->media_port_max - conf->media_port_min + 1, (unsigned long long)want);
+}
+
 int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize)
 {
 	struct sps_server s;
@@ -292,6 +319,7 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 		snprintf(err, errsize, "--listen %s is not an IPv4 or IPv6 address", conf->listen);
 		return EINVAL;
 	}
+	raise_fd_limit(conf);
 	if ((rc = sps_file_mkdir_private(conf->data))) {
 		snprintf(err, errsize, "cannot create data directory %s: %s", conf->data,
 			 strerror(rc));

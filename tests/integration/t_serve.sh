@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `sipsec serve`: first start creates the CA; SIPp OPTIONS over UDP, TCP and
 # TLS (socat in front of SIPp's TCP mode) get 200; the exported CA verifies
-# the server certificate; a port in use is a clear error; SIGTERM stops cleanly.
+# the server certificate; a port in use is a clear error; SIGTERM stops cleanly;
+# a low soft open-file limit is raised for the connections and media ports.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/data
@@ -52,5 +53,25 @@ grep -q "port $SIP is already in use" "$T/err2" || fail "port in use message: $(
 
 stop_sipsec
 grep -q "stopped" "$D.log" || fail "no clean stop logged"
+
+# started with a soft open-file limit of 256, serve raises it towards what
+# --max-connections and the media port range need (as far as the hard limit
+# allows) and warns when that is not enough
+D3=$T/data3
+(ulimit -S -n 256 && start_sipsec "$D3" --domain sip.test --sip-port "$(free_port)" \
+	--tls-port "$(free_port)" --max-connections 2000 --media-port-min 30000 \
+	--media-port-max 31999 && echo "$SPS_PID" >"$T/pid3")
+P3=$(cat "$T/pid3")
+SPS_PIDS+=("$P3")
+python3 - "$P3" "$D3.log" <<'PY' || fail "open-file limit not raised"
+import sys
+pid, log = sys.argv[1], open(sys.argv[2]).read()
+line = [l for l in open("/proc/%s/limits" % pid) if l.startswith("Max open files")][0].split()
+soft, hard = int(line[3]), int(line[4]) if line[4] != "unlimited" else 1 << 62
+want = 2000 + 2000 + 256
+assert soft == min(want, hard), (soft, hard, want)
+assert ("open-file limit" in log) == (hard < want), log
+PY
+kill "$P3"
 [ ! -e "$D/sipsec.pid" ] || fail "pid file left behind"
 echo "serve ok"
