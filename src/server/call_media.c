@@ -47,6 +47,16 @@ struct sps_cmedia {
 	size_t mi;                    /* the anchored m= section */
 	bool answered;                /* an answer was applied: legs are final */
 	struct leg leg[2];
+	/* a late offer (INVITE without SDP, RFC 3261 13.2.1): the callee
+	 * offers in its 2xx, the caller answers in the ACK */
+	enum { LATE_NONE, LATE_WAIT_OFFER, LATE_WAIT_ANSWER, LATE_ANSWERED, LATE_REFUSED,
+	       LATE_DONE } late;
+	struct sps_cmedia_side side[2]; /* LATE_WAIT_OFFER: for the decision */
+	const char *late_reason;      /* LATE_REFUSED: why (static) */
+	int late_warn;
+	char *target0;                /* the caller's Contact URI (for a BYE to it) */
+	char *tag1;                   /* the To tag of the 2xx that offered (its dialog) */
+	char why[200];                /* a late refusal's reason, roles as the users see them */
 };
 
 /* Invariant: every cmedia in the list is in exactly one bucket chain (of
@@ -106,6 +116,8 @@ static void cm_destroy(void *obj)
 	/* a live session is in the table, which holds a reference: not here */
 	free(cm->call_id);
 	free(cm->tag0);
+	free(cm->target0);
+	free(cm->tag1);
 	OPENSSL_cleanse(cm->leg, sizeof(cm->leg));
 }
 
@@ -380,11 +392,16 @@ static int update(struct sps_cmedia *cm)
 	return err;
 }
 
-int sps__cmedia_invite(struct sps_cmedia_tab *t, struct sps_slice call_id,
-		       struct sps_slice from_tag, const struct sps_cmedia_side sides[2],
-		       struct sps_slice body, struct sps_cmedia **out, struct sps_cmedia_res *res)
+/* The initial offer `body` from side o (0: the caller's INVITE; 1: the
+ * callee's 2xx to an INVITE without SDP) to side a = 1 - o: decide with
+ * both policies (the offerer in the policy's caller role), fill both legs
+ * and write the offer for side a into res. cm is linked and has its relay
+ * session. Returns 0, EACCES (refused: res->warn_code, res->reason),
+ * EBADMSG or an errno (res->reason). */
+static int first_offer(struct sps_cmedia *cm, const struct sps_cmedia_side sides[2], unsigned o,
+		       struct sps_slice body, struct sps_cmedia_res *res)
 {
-	memset(res, 0, sizeof(*res));
+	unsigned a = 1 - o;
 	struct sps_sdp *sdp = NULL;
 	const char *why = NULL;
 	int err = parse(body, &sdp, &why);
@@ -392,28 +409,23 @@ int sps__cmedia_invite(struct sps_cmedia_tab *t, struct sps_slice call_id,
 		res->reason = err == EBADMSG ? "the SDP offer cannot be parsed" : "out of memory";
 		return err;
 	}
-	struct sps_cmedia *cm = sps_mem_zalloc(sizeof(*cm), cm_destroy);
-	if (!cm || !(cm->call_id = dupslice(call_id)) || !(cm->tag0 = dupslice(from_tag))) {
-		err = ENOMEM;
-		res->reason = "out of memory";
-		goto out;
-	}
 	cm->mi = anchored(sdp);
+	struct sps_srtp_key key;
+	memset(&key, 0, sizeof(key));
 	if (cm->mi == SIZE_MAX) {
 		err = EBADMSG;
 		res->reason = "the SDP offer has no RTP stream";
 		goto out;
 	}
 	const struct sps_sdp_media *m = &sdp->media[cm->mi];
-	struct leg *l0 = &cm->leg[0], *l1 = &cm->leg[1];
+	struct leg *lo = &cm->leg[o], *la = &cm->leg[a];
 	uint32_t tag = 0;
-	struct sps_srtp_key key;
 	bool suite_ok = sps_sdes_pick(m, &key, &tag) == 0;
 	struct sps_media_in in = {
-		.caller = sides[0].mode,
-		.callee = sides[1].mode,
-		.caller_tls = sides[0].tls,
-		.callee_tls = sides[1].tls,
+		.caller = sides[o].mode,
+		.callee = sides[a].mode,
+		.caller_tls = sides[o].tls,
+		.callee_tls = sides[a].tls,
 		.offer = sps_sdes_sec(m),
 		.offer_suite_ok = suite_ok,
 		.e2e_keys = false, /* every leg gets its own keys (issue 6 item 3) */
@@ -421,35 +433,76 @@ int sps__cmedia_invite(struct sps_cmedia_tab *t, struct sps_slice call_id,
 	struct sps_media_plan *p = &cm->plan;
 	/* the decision is logged once, here; keys never are */
 	if (sps_media_decide(&in, p) == SPS_MEDIA_REFUSE) {
-		SPS_INFO("call %s: media refused (488): %s", cm->call_id, p->reason);
 		res->warn_code = p->warn_code;
 		res->reason = p->reason;
+		if (o) {
+			/* the policy speaks of the offerer as "caller": swap the
+			 * words (same length) so that the reason names the users */
+			snprintf(cm->why, sizeof(cm->why), "%s", p->reason);
+			for (char *w = cm->why; (w = strstr(w, "calle")) != NULL; w += 6)
+				if (w[5] == 'r' || w[5] == 'e')
+					w[5] = w[5] == 'r' ? 'e' : 'r';
+			res->reason = cm->why;
+		}
+		SPS_INFO("call %s: media refused%s: %s", cm->call_id,
+			 o ? " (late offer in the 2xx)" : " (488)", res->reason);
 		err = EACCES;
-		goto wipe;
+		goto out;
 	}
-	l0->tls = sides[0].tls;
-	l1->tls = sides[1].tls;
-	l0->sec = in.offer;
-	l0->srtp = p->caller_srtp;
-	l1->sec = p->callee_offer;
-	if (l0->srtp) {
-		l0->rx = key;
-		l0->have_rx = true;
-		l0->tag = tag;
+	lo->tls = sides[o].tls;
+	la->tls = sides[a].tls;
+	lo->sec = in.offer;
+	lo->srtp = p->caller_srtp;
+	la->sec = p->callee_offer;
+	if (lo->srtp) {
+		lo->rx = key;
+		lo->have_rx = true;
+		lo->tag = tag;
 		/* RFC 4568 6.1: the answerer's own key, of the suite it chose */
-		if ((err = sps_srtp_keygen(&l0->tx, key.suite)))
+		if ((err = sps_srtp_keygen(&lo->tx, key.suite)))
 			goto fail;
 	}
-	if (l1->sec != SPS_OFFER_PLAIN &&
-	    (err = sps_srtp_keygen(&l1->tx, l0->srtp ? key.suite
+	if (la->sec != SPS_OFFER_PLAIN &&
+	    (err = sps_srtp_keygen(&la->tx, lo->srtp ? key.suite
 						     : SPS_SRTP_AES_CM_128_HMAC_SHA1_80)))
 		goto fail;
-	if ((err = leg_from_sdp(l0, sdp, cm->mi))) {
+	if ((err = leg_from_sdp(lo, sdp, cm->mi))) {
 		res->reason = "the SDP offer has a connection address that is not an IP address";
-		goto wipe;
+		goto out;
 	}
-	media_addr(t, &sides[0].peer, l0->addr, sizeof(l0->addr));
-	media_addr(t, &sides[1].peer, l1->addr, sizeof(l1->addr));
+	/* RFC 3264 6: our offer to side a; its a=crypto tag is 1 */
+	if ((err = write_for(cm, sdp, body, a, la->sec, 1, false, true, res)))
+		goto out;
+	SPS_INFO("call %s: media %s (%s %s over %s, %s %s over %s; ports %u/%u)", cm->call_id,
+		 sps_media_action_name(p->action), o ? "offering callee" : "caller",
+		 sps_srtp_mode_name(in.caller), in.caller_tls ? "TLS" : "no TLS",
+		 o ? "caller" : "callee", sps_srtp_mode_name(in.callee),
+		 in.callee_tls ? "TLS" : "no TLS", sps_relay_sess_port(cm->sess, 0),
+		 sps_relay_sess_port(cm->sess, 1));
+	goto out;
+fail:
+	res->reason = "the media relay cannot set up the call";
+	SPS_WARN("call %s: %s: %s", cm->call_id, res->reason, strerror(err));
+out:
+	sps_srtp_key_wipe(&key);
+	free(sdp);
+	return err;
+}
+
+/* A new cm for the dialog, linked, with its relay session. */
+static int cm_new(struct sps_cmedia_tab *t, struct sps_slice call_id, struct sps_slice from_tag,
+		  const struct sps_cmedia_side sides[2], struct sps_cmedia **out,
+		  struct sps_cmedia_res *res)
+{
+	int err;
+	struct sps_cmedia *cm = sps_mem_zalloc(sizeof(*cm), cm_destroy);
+	if (!cm || !(cm->call_id = dupslice(call_id)) || !(cm->tag0 = dupslice(from_tag))) {
+		sps_mem_deref(cm);
+		res->reason = "out of memory";
+		return ENOMEM;
+	}
+	media_addr(t, &sides[0].peer, cm->leg[0].addr, sizeof(cm->leg[0].addr));
+	media_addr(t, &sides[1].peer, cm->leg[1].addr, sizeof(cm->leg[1].addr));
 	if ((err = sps_relay_sess_new(t->relay, &cm->sess, on_sess_end, cm)))
 		goto fail;
 	cm->hash = hash_callid(call_id);
@@ -458,28 +511,209 @@ int sps__cmedia_invite(struct sps_cmedia_tab *t, struct sps_slice call_id,
 		cm->sess = NULL;
 		goto fail;
 	}
-	/* RFC 3264 6: our offer to the callee; its a=crypto tag is 1 */
-	if ((err = write_for(cm, sdp, body, 1, l1->sec, 1, false, true, res))) {
-		sps__cmedia_end(cm);
-		goto wipe;
-	}
-	SPS_INFO("call %s: media %s (caller %s over %s, callee %s over %s; ports %u/%u)",
-		 cm->call_id, sps_media_action_name(p->action), sps_srtp_mode_name(in.caller),
-		 in.caller_tls ? "TLS" : "no TLS", sps_srtp_mode_name(in.callee),
-		 in.callee_tls ? "TLS" : "no TLS", sps_relay_sess_port(cm->sess, 0),
-		 sps_relay_sess_port(cm->sess, 1));
 	*out = cm;
-	cm = NULL;
-	goto wipe;
+	return 0;
 fail:
 	res->reason = err == EADDRINUSE ? "the media relay's port range is full"
 					: "the media relay cannot set up the call";
 	SPS_WARN("call %s: %s: %s", cm->call_id, res->reason, strerror(err));
-wipe:
-	sps_srtp_key_wipe(&key);
-out:
 	sps_mem_deref(cm);
+	return err;
+}
+
+int sps__cmedia_invite(struct sps_cmedia_tab *t, struct sps_slice call_id,
+		       struct sps_slice from_tag, const struct sps_cmedia_side sides[2],
+		       struct sps_slice body, struct sps_cmedia **out, struct sps_cmedia_res *res)
+{
+	memset(res, 0, sizeof(*res));
+	struct sps_cmedia *cm = NULL;
+	int err = cm_new(t, call_id, from_tag, sides, &cm, res);
+	if (err)
+		return err;
+	if ((err = first_offer(cm, sides, 0, body, res))) {
+		sps__cmedia_end(cm);
+		sps_mem_deref(cm);
+		return err;
+	}
+	*out = cm;
+	return 0;
+}
+
+int sps__cmedia_late(struct sps_cmedia_tab *t, struct sps_slice call_id,
+		     struct sps_slice from_tag, const struct sps_cmedia_side sides[2],
+		     struct sps_slice caller_target, struct sps_cmedia **out,
+		     struct sps_cmedia_res *res)
+{
+	memset(res, 0, sizeof(*res));
+	struct sps_cmedia *cm = NULL;
+	int err = cm_new(t, call_id, from_tag, sides, &cm, res);
+	if (err)
+		return err;
+	if (caller_target.l && !(cm->target0 = dupslice(caller_target))) {
+		sps__cmedia_end(cm);
+		sps_mem_deref(cm);
+		res->reason = "out of memory";
+		return ENOMEM;
+	}
+	cm->side[0] = sides[0];
+	cm->side[1] = sides[1];
+	cm->late = LATE_WAIT_OFFER;
+	*out = cm;
+	return 0;
+}
+
+bool sps__cmedia_late_pending(const struct sps_cmedia *cm)
+{
+	return cm && cm->sess && cm->late != LATE_NONE && cm->late != LATE_DONE;
+}
+
+const char *sps__cmedia_late_target(const struct sps_cmedia *cm)
+{
+	return cm ? cm->target0 : NULL;
+}
+
+/* Write sdp (an offer of side 1) towards the caller with the stream
+ * disabled (port 0, no keys): RFC 3264 5.1/6, nothing flows. */
+static int write_disabled(struct sps_cmedia *cm, struct sps_slice body,
+			  struct sps_cmedia_res *res)
+{
+	struct sps_sdp *sdp = NULL;
+	const char *why;
+	if (parse(body, &sdp, &why))
+		return EBADMSG;
+	int err = EBADMSG;
+	if (cm->mi == SIZE_MAX || cm->mi >= sdp->nmedia)
+		cm->mi = anchored(sdp);
+	if (cm->mi != SIZE_MAX && cm->mi < sdp->nmedia) {
+		const char *r = res->reason;
+		int w = res->warn_code;
+		err = write_for(cm, sdp, body, 0, SPS_OFFER_PLAIN, 0, true, true, res);
+		res->reason = r;
+		res->warn_code = w;
+	}
 	free(sdp);
+	return err;
+}
+
+int sps__cmedia_late_offer(struct sps_cmedia *cm, struct sps_slice to_tag, struct sps_slice body,
+			   struct sps_cmedia_res *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (cm->late == LATE_WAIT_OFFER) {
+		free(cm->tag1);
+		cm->tag1 = dupslice(to_tag); /* NULL: any ACK of the call counts */
+		if (!cm->sess) {
+			cm->late_reason = "the call's media session is over";
+			cm->late_warn = 399;
+			cm->late = LATE_REFUSED;
+		} else {
+			int err = first_offer(cm, cm->side, 1, body, res);
+			if (!err) {
+				cm->late = LATE_WAIT_ANSWER;
+				return 0;
+			}
+			sps__cmedia_body_free(res->body, res->len);
+			res->body = NULL;
+			cm->late_reason = res->reason ? res->reason : strerror(err);
+			cm->late_warn = err == EACCES && res->warn_code ? res->warn_code : 399;
+			cm->late = LATE_REFUSED;
+		}
+	} else if (cm->late == LATE_WAIT_ANSWER || cm->late == LATE_ANSWERED) {
+		/* the same 2xx again (retransmitted until the ACK, RFC 3261
+		 * 13.3.1.4, also when our ACK to the callee was lost): the same
+		 * offer, keys and ports as the first time */
+		struct sps_sdp *sdp = NULL;
+		const char *why;
+		int err = parse(body, &sdp, &why);
+		if (!err) {
+			err = anchored(sdp) == cm->mi
+				      ? write_for(cm, sdp, body, 0, cm->leg[0].sec, 1, false, true, res)
+				      : EBADMSG;
+			free(sdp);
+		}
+		if (!err)
+			return 0;
+		res->reason = "the retransmitted offer differs";
+		return err;
+	} else if (cm->late != LATE_REFUSED) {
+		res->reason = "no late offer is expected";
+		return EALREADY;
+	}
+	/* refused: the 2xx still goes to the caller (the dialog exists), its
+	 * offer disabled so that no media flows and no key leaks */
+	res->reason = cm->late_reason;
+	res->warn_code = cm->late_warn;
+	write_disabled(cm, body, res);
+	return EACCES;
+}
+
+int sps__cmedia_late_answer(struct sps_cmedia *cm, struct sps_slice to_tag, struct sps_slice ct,
+			    struct sps_slice body, struct sps_cmedia_res *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (cm->tag1 && !sps_slice_eq(to_tag, sps_slice_cstr(cm->tag1))) {
+		/* the ACK of another fork's 2xx (its offer went to the caller
+		 * disabled, sps__cmedia_reject): not the dialog anchored here */
+		res->reason = "not the dialog of the late offer";
+		return EALREADY;
+	}
+	if (cm->late == LATE_WAIT_OFFER) {
+		/* the 2xx had no SDP: the caller got no offer. Without an SDP in
+		 * the ACK either the dialog has no media at all: nothing to
+		 * anchor or to protect (ENOENT, the session is ended). An SDP in
+		 * the ACK would be media past the relay: the call is ended. */
+		cm->late = LATE_DONE;
+		if (!sps__cmedia_is_sdp(ct, body))
+			return ENOENT;
+		res->warn_code = 399;
+		res->reason = "the 2xx to an INVITE without SDP carried no offer";
+		return EACCES;
+	}
+	if (cm->late == LATE_REFUSED) {
+		cm->late = LATE_DONE;
+		res->warn_code = cm->late_warn;
+		res->reason = cm->late_reason;
+		/* the answer to the callee rejects the stream (RFC 3264 6) */
+		if (sps__cmedia_is_sdp(ct, body)) {
+			struct sps_sdp *sdp = NULL;
+			const char *why;
+			if (parse(body, &sdp, &why) == 0) {
+				if (cm->mi != SIZE_MAX && cm->mi < sdp->nmedia)
+					write_for(cm, sdp, body, 1, SPS_OFFER_PLAIN, 0, true, false, res);
+				free(sdp);
+			}
+			res->warn_code = cm->late_warn;
+			res->reason = cm->late_reason;
+		}
+		return EACCES;
+	}
+	if (cm->late == LATE_ANSWERED) {
+		/* the ACK again (the caller saw the 2xx again): the same answer
+		 * rewritten the same way; an ACK without SDP belongs to a later
+		 * transaction of the dialog (a re-INVITE's ACK) */
+		if (!sps__cmedia_is_sdp(ct, body)) {
+			res->reason = "no late offer is pending";
+			return EALREADY;
+		}
+		return sps__cmedia_answer(cm, 1, true, body, res);
+	}
+	if (cm->late != LATE_WAIT_ANSWER) {
+		res->reason = "no late offer is pending";
+		return EALREADY;
+	}
+	cm->late = LATE_DONE;
+	if (!sps__cmedia_is_sdp(ct, body)) {
+		/* RFC 3261 13.2.1 / 13.3.1.4: the ACK must carry the answer */
+		SPS_INFO("call %s: the ACK carries no answer to the late offer", cm->call_id);
+		res->warn_code = 399;
+		res->reason = "the ACK carries no SDP answer to the offer in the 2xx";
+		return EACCES;
+	}
+	int err = sps__cmedia_answer(cm, 1, true, body, res);
+	if (err && !res->warn_code)
+		res->warn_code = 399;
+	if (!err)
+		cm->late = LATE_ANSWERED;
 	return err;
 }
 
@@ -579,6 +813,8 @@ int sps__cmedia_answer(struct sps_cmedia *cm, unsigned offerer, bool initial,
 	const char *refuse = NULL;
 	if (initial && !cm->answered) {
 		enum sps_media_action a = sps_media_decide_answer(&cm->plan, have, &refuse);
+		if (refuse && offerer) /* a late offer: the caller answered */
+			refuse = "the caller answered plain RTP to an RTP/SAVP offer";
 		if (a != SPS_MEDIA_REFUSE) {
 			y->srtp = a == SPS_MEDIA_TRANSCRYPT || (a == SPS_MEDIA_BRIDGE && !x->srtp);
 			/* logged when the answer changed the decision logged on the offer */

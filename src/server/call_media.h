@@ -1,5 +1,6 @@
 /* server/call_media: the glue between the proxy and the media relay
- * (issue 6). For every INVITE dialog whose caller sent an SDP offer, one
+ * (issue 6). For every INVITE dialog whose caller sent an SDP offer (or
+ * sent none: then the callee offers in its 2xx, see sps__cmedia_late), one
  * struct sps_cmedia holds a relay session and what each leg (0: caller,
  * 1: callee) speaks, decides with the media policy (media/policy.h) whether
  * the call may go on, and rewrites every SDP that crosses the proxy so that
@@ -68,6 +69,52 @@ bool sps__cmedia_has_keys(struct sps_slice content_type, struct sps_slice body);
 int sps__cmedia_invite(struct sps_cmedia_tab *t, struct sps_slice call_id,
 		       struct sps_slice from_tag, const struct sps_cmedia_side sides[2],
 		       struct sps_slice sdp, struct sps_cmedia **out, struct sps_cmedia_res *res);
+
+/* Late offer (RFC 3261 13.2.1, RFC 3264 4): an initial INVITE without SDP.
+ * The callee offers in its 2xx, the caller answers in the ACK. sipsec
+ * anchors the same way with the roles swapped: the callee's offer is
+ * decided by both policies (the callee in the offerer's place), rewritten
+ * for the caller with keys of ours, and the ACK's answer rewritten for the
+ * callee.
+ *
+ * sps__cmedia_late: at the INVITE; sets up the relay session and keeps the
+ * sides for the decision and caller_target (the caller's Contact URI, for
+ * the BYE that ends a refused call). Returns 0 with *out, or an errno.
+ *
+ * to_tag: the callee's tag (To of the 2xx and of the ACK): only the ACK of
+ * the dialog whose 2xx made the offer is its answer.
+ *
+ * sps__cmedia_late_offer: the SDP of the 2xx. 0 with res->body for the
+ * caller. EACCES when the call cannot go on (policy, unusable SDP, relay):
+ * res->reason/warn_code say why and res->body (may be NULL) is the offer
+ * with the stream disabled (port 0, no keys) - the 2xx must still reach
+ * the caller (RFC 3261 13.3.1.4), after its ACK the call is ended.
+ * A retransmitted 2xx gets the same body again.
+ *
+ * sps__cmedia_late_answer: the caller's ACK (ct/body as received). 0 with
+ * res->body for the callee and the relay updated. EACCES when the call
+ * must end (refused before, the answer is missing or downgrades, RFC 3261
+ * 13.3.1.4 an ACK without the answer): res->body, if set, rejects the
+ * stream towards the callee. ENOENT when neither the 2xx nor the ACK had
+ * an SDP (a dialog without media: end cm's session, the call goes on).
+ * After a good answer, the same ACK again (retransmitted) gets the same
+ * rewrite; an ACK without SDP then, or any ACK once the late offer is
+ * over, returns EALREADY (forward it as it is). */
+int sps__cmedia_late(struct sps_cmedia_tab *t, struct sps_slice call_id,
+		     struct sps_slice from_tag, const struct sps_cmedia_side sides[2],
+		     struct sps_slice caller_target, struct sps_cmedia **out,
+		     struct sps_cmedia_res *res);
+int sps__cmedia_late_offer(struct sps_cmedia *cm, struct sps_slice to_tag, struct sps_slice sdp,
+			   struct sps_cmedia_res *res);
+int sps__cmedia_late_answer(struct sps_cmedia *cm, struct sps_slice to_tag,
+			    struct sps_slice content_type, struct sps_slice body,
+			    struct sps_cmedia_res *res);
+/* Was cm set up by a late offer whose 2xx and ACK (and their
+ * retransmissions) go through sps__cmedia_late_offer/_answer? False
+ * once its session ended. */
+bool sps__cmedia_late_pending(const struct sps_cmedia *cm);
+/* The caller's Contact URI given to sps__cmedia_late, or NULL. */
+const char *sps__cmedia_late_target(const struct sps_cmedia *cm);
 
 /* An offer inside the dialog (re-INVITE, UPDATE: hold, resume, new keys)
  * from side `from`. Returns 0 with res->body for the other side, EACCES

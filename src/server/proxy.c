@@ -113,6 +113,7 @@ struct call {
 	char *fwd_body;          /* replaces the body on every branch (holds keys) */
 	size_t fwd_len;
 	bool fwd_keys;           /* fwd_body has a=crypto: TLS branches only */
+	bool fwd_nobody;         /* forward without the body (an SDP we cannot pass) */
 };
 
 /* What only choosing and building the final answer needs. */
@@ -260,7 +261,50 @@ static void forward_resp(struct call *c, const struct branch *b, const struct sp
 	static const struct sps_slice nobody = {"", 0};
 	struct sps_cmedia_res mr = {0};
 	struct sps_slice nb;
-	if (c->media && resp->status > 100 && resp->status < 300 &&
+	if (c->media && c->media_initial && sps__cmedia_late_pending(c->media) &&
+	    resp->status > 100 && resp->status < 300 &&
+	    sps__cmedia_is_sdp(resp->content_type, resp->body)) {
+		/* the callee's offer to an INVITE without SDP (RFC 3261 13.2.1) */
+		int br = (int)b->idx, err = 0;
+		if (resp->status < 200) {
+			/* an SDP in a 18x is not anchored here (a reliable one, RFC
+			 * 3262, would be the offer): it goes up without its SDP, so
+			 * that no media bypasses the relay; the 2xx carries the offer */
+			SPS_DEBUG("%.*s: SDP of a %u to an INVITE without SDP not passed on",
+				  (int)resp->call_id.l, resp->call_id.p, resp->status);
+		} else if (c->media_br >= 0 && br != c->media_br) {
+			err = sps__cmedia_reject(c->media, 0, resp->body, &mr);
+		} else {
+			err = sps__cmedia_late_offer(c->media,
+						     resp->to ? resp->to->tag : SPS_SLICE_NULL,
+						     resp->body, &mr);
+			c->media_br = br;
+		}
+		if (err && err != EACCES)
+			SPS_WARN("%.*s: %u from the callee: %s: %s", (int)resp->call_id.l,
+				 resp->call_id.p, resp->status, mr.reason ? mr.reason : "media",
+				 strerror(err));
+		const struct sps_tsx_dest *to0 = c->st ? sps_tsx_dest(c->st) : NULL;
+		if (mr.body && mr.keys && (!to0 || to0->tp != SPS_TP_TLS)) {
+			/* the policy never puts keys towards a hop without TLS: a
+			 * last guard (RFC 4568 8.3), the call ends after the ACK */
+			SPS_WARN("%.*s: SDP with SRTP keys for the caller not sent without TLS",
+				 (int)resp->call_id.l, resp->call_id.p);
+			sps__cmedia_body_free(mr.body, mr.len);
+			mr.body = NULL;
+		}
+		if (mr.body) {
+			nb = (struct sps_slice){mr.body, mr.len};
+			e.body = &nb;
+			e.content_type = "application/sdp";
+		} else {
+			/* never the callee's own SDP: media would bypass the relay
+			 * and its keys could cross a hop without TLS; a refused call
+			 * is ended after the caller's ACK (late_end) */
+			e.body = &nobody;
+			e.content_type = NULL;
+		}
+	} else if (c->media && resp->status > 100 && resp->status < 300 &&
 	    sps__cmedia_is_sdp(resp->content_type, resp->body)) {
 		int br = (int)b->idx, err;
 		if (c->media_initial && c->media_br >= 0 && br != c->media_br) {
@@ -588,7 +632,7 @@ static int forward(struct call *c, const struct sps_tsx_dest *dest, struct sps_s
 	if (c->nbr == MAX_BRANCHES)
 		return ENOSPC;
 	/* the key-leak guard (RFC 4568 8.3): a=crypto only over TLS */
-	if (dest->tp != SPS_TP_TLS &&
+	if (dest->tp != SPS_TP_TLS && !c->fwd_nobody &&
 	    (c->fwd_body ? c->fwd_keys : sps__cmedia_has_keys(m->content_type, m->body)))
 		return EPERM;
 	struct branch *b = NULL;
@@ -638,10 +682,10 @@ static int forward(struct call *c, const struct sps_tsx_dest *dest, struct sps_s
 		snprintf(routebuf, sizeof(routebuf), "%s", path);
 		app[napp++] = (struct sps_sip_newhdr){"Route", sps_slice_cstr(routebuf)};
 	}
-	struct sps_slice body = {c->fwd_body, c->fwd_len};
+	struct sps_slice body = {c->fwd_body ? c->fwd_body : "", c->fwd_len};
 	struct sps_sip_edit e = {
 		.ruri = &ruri,
-		.body = c->fwd_body ? &body : NULL,
+		.body = c->fwd_body || c->fwd_nobody ? &body : NULL,
 		.content_type = c->fwd_body ? "application/sdp" : NULL,
 		.prepend = pre,
 		.nprepend = npre,
@@ -955,8 +999,26 @@ static int media_invite(struct sps_server *s, const struct sps_origin *o, struct
 		{.mode = srtp_mode(s, cu->srtp), .tls = p.ntls == p.n, .peer = p.peer},
 	};
 	struct sps_cmedia_res mr;
-	int err = sps__cmedia_invite(s->media, m->call_id, m->from->tag, sides, m->body, &c->media,
-				     &mr);
+	int err;
+	if (!m->body.l) {
+		/* a late offer (RFC 3261 13.2.1): the session is set up now, the
+		 * decision waits for the callee's offer in its 2xx (forward_resp) */
+		const struct sps_sip_hdr *h = sps_sip_msg_hdr_next(m, SPS_HDR_CONTACT, NULL);
+		const struct sps_contact *ct = h ? h->parsed : NULL;
+		err = sps__cmedia_late(s->media, m->call_id, m->from->tag, sides,
+				       ct && !ct->star ? ct->na.uri_s : SPS_SLICE_NULL, &c->media,
+				       &mr);
+		if (err) {
+			media_refuse(s, o, m, t, err, &mr);
+			c->answered = true;
+			return err;
+		}
+		c->media_side = 0;
+		c->media_initial = true;
+		return 0;
+	}
+	err = sps__cmedia_invite(s->media, m->call_id, m->from->tag, sides, m->body, &c->media,
+				 &mr);
 	if (err) {
 		media_refuse(s, o, m, t, err, &mr);
 		c->answered = true;
@@ -968,6 +1030,79 @@ static int media_invite(struct sps_server *s, const struct sps_origin *o, struct
 	c->fwd_len = mr.len;
 	c->fwd_keys = mr.keys;
 	return 0;
+}
+
+/* Send a BYE for the dialog of ack (from the caller) to dest: towards the
+ * callee (to_callee, as the caller would, RFC 3261 15.1.1: its
+ * Request-URI, route set after our entries, CSeq one above) or towards the
+ * caller (as the callee would: From and To swapped, the caller's Contact).
+ * Its responses end a client transaction nobody listens to. */
+static void send_bye(struct sps_server *s, const struct sps_sip_msg *ack,
+		     const struct sps_tsx_dest *dest, bool to_callee, unsigned popped,
+		     struct sps_slice ruri, const char *reason)
+{
+	const struct sps_sip_hdr *from = sps_sip_msg_hdr_next(ack, SPS_HDR_FROM, NULL);
+	const struct sps_sip_hdr *to = sps_sip_msg_hdr_next(ack, SPS_HDR_TO, NULL);
+	if (!from || !to || !ruri.l)
+		return;
+	char branch[40], hp[272], via[400], cseq[32];
+	sps_tsx_branch(branch);
+	our_hostport(s, dest->tp, dest->conn_id, hp, sizeof(hp));
+	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
+		 dest->tp == SPS_TP_UDP ? "UDP" : dest->tp == SPS_TP_TCP ? "TCP" : "TLS", hp, branch);
+	snprintf(cseq, sizeof(cseq), "%u BYE", ack->cseq.num + 1);
+	struct sps_sip_newhdr hs[24];
+	size_t n = 0;
+	hs[n++] = (struct sps_sip_newhdr){"Via", sps_slice_cstr(via)};
+	hs[n++] = (struct sps_sip_newhdr){"Max-Forwards", SPS_SLICE_LIT("70")};
+	hs[n++] = (struct sps_sip_newhdr){"From", to_callee ? from->value : to->value};
+	hs[n++] = (struct sps_sip_newhdr){"To", to_callee ? to->value : from->value};
+	hs[n++] = (struct sps_sip_newhdr){"Call-ID", ack->call_id};
+	hs[n++] = (struct sps_sip_newhdr){"CSeq", sps_slice_cstr(cseq)};
+	hs[n++] = (struct sps_sip_newhdr){"Reason", sps_slice_cstr(reason)};
+	unsigned k = 0;
+	for (const struct sps_sip_hdr *h = sps_sip_msg_hdr_next(ack, SPS_HDR_ROUTE, NULL);
+	     to_callee && h && n < 24; h = sps_sip_msg_hdr_next(ack, SPS_HDR_ROUTE, h))
+		if (k++ >= popped)
+			hs[n++] = (struct sps_sip_newhdr){"Route", h->value};
+	struct sps_mbuf mb;
+	sps_mbuf_init(&mb, 0);
+	int err = sps_sip_req_write(&mb, "BYE", ruri, hs, n, NULL, SPS_SLICE_NULL);
+	if (!err)
+		err = sps_tsx_client_new(NULL, s->tsx, dest, mb.buf, mb.len, NULL, NULL);
+	if (err)
+		SPS_WARN("%.*s: cannot send the BYE to the %s: %s", (int)ack->call_id.l,
+			 ack->call_id.p, to_callee ? "callee" : "caller", strerror(err));
+	sps_mbuf_free(&mb);
+}
+
+/* A call set up with a late offer (INVITE without SDP, RFC 3261 13.2.1)
+ * whose media cannot be satisfied: the 2xx was answered already, so a 488
+ * is no longer possible (RFC 3261 13.3.1.4, 15). The 2xx went to the caller
+ * with the stream disabled (port 0, no keys, RFC 3264 5.1/6), the ACK goes
+ * to the callee with the stream rejected (or without the missing answer),
+ * and here both legs get a BYE (RFC 3261 15.1.1) whose Reason header (RFC
+ * 3326) names the policy: no media flows unanchored or unprotected, no key
+ * crosses a hop without TLS, and nothing is silently downgraded. */
+static void late_bye(struct sps_server *s, const struct sps_origin *o,
+		     const struct sps_sip_msg *ack, const struct sps_tsx_dest *callee,
+		     unsigned popped, const struct sps_cmedia *cm, const char *why)
+{
+	char text[200], reason[256];
+	snprintf(text, sizeof(text), "%s", why ? why : "media not acceptable");
+	for (char *p = text; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '\'';
+	snprintf(reason, sizeof(reason), "SIP;cause=488;text=\"%s\"", text);
+	SPS_INFO("%.*s: late offer call ended with BYE to both sides: %s", (int)ack->call_id.l,
+		 ack->call_id.p, text);
+	send_bye(s, ack, callee, true, popped, ack->ruri_s, reason);
+	struct sps_tsx_dest up = {.tp = o->tp, .addr = o->src,
+				  .conn_id = o->conn ? sps_conn_id(o->conn) : 0};
+	const char *target = sps__cmedia_late_target(cm);
+	struct sps_slice ruri = target ? sps_slice_cstr(target)
+				       : ack->from ? ack->from->uri_s : SPS_SLICE_NULL;
+	send_bye(s, ack, &up, false, popped, ruri, reason);
 }
 
 /* ---- in-dialog requests (RFC 3261 16.12, 16.4) ---- */
@@ -1060,8 +1195,26 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 	struct sps_cmedia *cm = m->from && m->to ? sps__cmedia_find(s->media, m->call_id,
 								    m->from->tag, m->to->tag, &side)
 						 : NULL;
+	bool late_end = false;
+	struct sps_cmedia_res lr = {0};
 	if (cm && m->meth == SPS_METHOD_BYE) {
 		sps__cmedia_end(cm); /* the call is over */
+	} else if (cm && m->meth == SPS_METHOD_ACK && side == 0 && sps__cmedia_late_pending(cm)) {
+		/* the answer to the callee's offer in the 2xx (RFC 3264 4) */
+		int lerr = sps__cmedia_late_answer(cm, m->to->tag, m->content_type, m->body, &lr);
+		if (lerr && lerr != EACCES && lerr != EALREADY && lerr != ENOENT)
+			SPS_WARN("%.*s: ACK: %s: %s", (int)m->call_id.l, m->call_id.p,
+				 lr.reason ? lr.reason : "media", strerror(lerr));
+		if (lerr == ENOENT)
+			sps__cmedia_end(cm); /* no SDP in the 2xx nor the ACK: no media */
+		late_end = lerr && lerr != ENOENT && lerr != EALREADY;
+		if (lerr != EALREADY && lerr != ENOENT) {
+			c->fwd_body = lr.body; /* the call's now (freed with it) */
+			c->fwd_len = lr.len;
+			c->fwd_keys = lr.keys;
+			c->fwd_nobody = !lr.body && m->body.l;
+			lr.body = NULL;
+		}
 	} else if (cm && (m->meth == SPS_METHOD_INVITE || m->meth == SPS_METHOD_UPDATE) &&
 		   sps__cmedia_is_sdp(m->content_type, m->body)) {
 		/* RFC 3264 8: a new offer in the dialog (hold, resume, new keys) */
@@ -1082,6 +1235,12 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 	int err = forward(c, &d, c->req->ruri_s, NULL, false, popped);
 	if (err && m->meth != SPS_METHOD_ACK)
 		answer(c, 503, "Cannot Forward");
+	if (late_end) {
+		late_bye(s, o, m, &d, popped, cm, lr.reason);
+		sps__cmedia_end(cm);
+		if (s->calltab && m->from && m->to)
+			sps__calls_end(s->calltab, m->call_id, m->from->tag, m->to->tag);
+	}
 	keep(s, c);
 	return true;
 }
@@ -1235,7 +1394,7 @@ void sps__server_proxy(struct sps_server *s, const struct sps_origin *o, struct 
 	if (t)
 		sps_tsx_set_udata(t, c);
 	if (m->meth == SPS_METHOD_INVITE && s->media && m->from &&
-	    sps__cmedia_is_sdp(m->content_type, m->body) &&
+	    (sps__cmedia_is_sdp(m->content_type, m->body) || !m->body.l) &&
 	    media_invite(s, o, c, t, from_local ? user : NULL, callee, &u)) {
 		keep(s, c);
 		return;

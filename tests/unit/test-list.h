@@ -157,6 +157,8 @@ TEST(call_media_transcrypt)
 TEST(call_media_guard)
 TEST(call_media_answer_refused)
 TEST(call_media_find)
+TEST(call_media_late)
+TEST(call_media_late_refused)
 /* provisioning (issue 8) */
 TEST(prov_mac)
 TEST(prov_golden)

@@ -71,6 +71,7 @@ static int tab_open(struct sps_loop **loop, struct sps_cmedia_tab **t)
 }
 
 static const struct sps_slice CID = SPS_SLICE_LIT("call-1"), TAG = SPS_SLICE_LIT("tag-a");
+static const struct sps_slice TAG_B = SPS_SLICE_LIT("tag-b");
 
 /* Content-Type check and the key detector of the key-leak guard. */
 int test_call_media_is_sdp(void)
@@ -324,5 +325,175 @@ int test_call_media_find(void)
 	if (loop)
 		sps_loop_free(loop);
 	ASSERT_INT_EQ(rc, 0);
+	return 0;
+}
+
+/* A late offer (INVITE without SDP, RFC 3261 13.2.1): the callee's offer in
+ * the 2xx goes to the caller on the relay with keys of ours, a
+ * retransmitted 2xx gets the same, the ACK's answer goes to the callee on
+ * the relay with another key; a TLS callee and a UDP caller: bridged, no
+ * a=crypto towards the caller (RFC 4568 8.3). */
+int test_call_media_late(void)
+{
+	struct sps_loop *loop = NULL;
+	struct sps_cmedia_tab *t = NULL;
+	struct sps_cmedia *cm = NULL;
+	struct sps_cmedia_res r0 = {0}, off = {0}, off2 = {0}, ans = {0}, again = {0};
+	char a[1024], b[1024];
+	struct seen s0, s0b, s1;
+	int rc = 1;
+	if (tab_open(&loop, &t))
+		goto out;
+	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFFER, .tls = true},
+					   {.mode = SPS_SRTP_OFFER, .tls = true}};
+	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
+	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
+	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_LIT("sip:a@127.0.0.1:5061"), &cm, &r0) ||
+	    !sps__cmedia_late_pending(cm) || sps__cmedia_count(t) != 1 ||
+	    strcmp(sps__cmedia_late_target(cm), "sip:a@127.0.0.1:5061"))
+		goto out;
+	/* the callee's offer, rewritten for the caller: relay, fresh key, tag 1 */
+	if (sdp_make(b, sizeof(b), 5000, KEY_B, NULL) ||
+	    sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off) || see(&off, &s0) ||
+	    strcmp(s0.addr, "127.0.0.1") || strcmp(s0.proto, "RTP/SAVP") || s0.ncrypto != 1 ||
+	    s0.tag != 1 || !strcmp(s0.key, KEY_B) || s0.port == 5000 || !s0.port || !off.keys)
+		goto out;
+	/* the 2xx retransmitted: the same offer */
+	if (sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off2) || see(&off2, &s0b) ||
+	    s0b.port != s0.port || strcmp(s0b.key, s0.key))
+		goto out;
+	/* the ACK of another fork's dialog is not the answer */
+	if (sps__cmedia_late_answer(cm, SPS_SLICE_LIT("tag-c"), SPS_SLICE_LIT("application/sdp"),
+				    SPS_SLICE_LIT("v=0\r\n"), &again) != EALREADY ||
+	    again.body || !sps__cmedia_late_pending(cm))
+		goto out;
+	/* the caller's answer in the ACK, rewritten for the callee */
+	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
+	    sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_LIT("application/sdp"), sps_slice_cstr(a),
+				    &ans) ||
+	    see(&ans, &s1) || strcmp(s1.addr, "127.0.0.1") || strcmp(s1.proto, "RTP/SAVP") ||
+	    s1.ncrypto != 1 || s1.tag != 7 || !strcmp(s1.key, KEY_A) || !strcmp(s1.key, KEY_B) ||
+	    !strcmp(s1.key, s0.key) || s1.port == s0.port || s1.port == 4000 ||
+	    !sps__cmedia_late_pending(cm))
+		goto out;
+	/* the ACK retransmitted (the 2xx was seen again): the same rewrite;
+	 * a later ACK without SDP (a re-INVITE's) is not a late answer */
+	if (sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_LIT("application/sdp"), sps_slice_cstr(a),
+				    &again) || see(&again, &s0b) || s0b.port != s1.port ||
+	    strcmp(s0b.key, s1.key))
+		goto out;
+	sps__cmedia_body_free(again.body, again.len);
+	again.body = NULL;
+	if (sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_NULL, SPS_SLICE_NULL, &again) != EALREADY ||
+	    again.body)
+		goto out;
+	/* and the 2xx retransmitted after the ACK: still the same offer */
+	sps__cmedia_body_free(off2.body, off2.len);
+	off2.body = NULL;
+	if (sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off2) || see(&off2, &s0b) ||
+	    s0b.port != s0.port || strcmp(s0b.key, s0.key))
+		goto out;
+	sps__cmedia_end(cm);
+	cm = sps_mem_deref(cm);
+	sps__cmedia_body_free(off.body, off.len);
+	sps__cmedia_body_free(ans.body, ans.len);
+	off.body = ans.body = NULL;
+	/* caller over UDP: the callee's keys stay on the TLS leg (bridge) */
+	sides[0].tls = false;
+	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_NULL, &cm, &r0) ||
+	    sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off) || see(&off, &s0) ||
+	    strcmp(s0.proto, "RTP/AVP") || s0.ncrypto || off.keys ||
+	    memmem(off.body, off.len, "crypto", 6) || !s0.port)
+		goto out;
+	if (sdp_make(a, sizeof(a), 4000, NULL, NULL) ||
+	    sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_LIT("application/sdp"), sps_slice_cstr(a),
+				    &ans) ||
+	    see(&ans, &s1) || strcmp(s1.proto, "RTP/SAVP") || s1.ncrypto != 1 || !ans.keys ||
+	    !strcmp(s1.key, KEY_B) || !s1.port)
+		goto out;
+	rc = 0;
+out:
+	sps__cmedia_body_free(off.body, off.len);
+	sps__cmedia_body_free(off2.body, off2.len);
+	sps__cmedia_body_free(ans.body, ans.len);
+	sps__cmedia_body_free(again.body, again.len);
+	sps_mem_deref(cm);
+	sps__cmedia_tab_free(t);
+	if (loop)
+		sps_loop_free(loop);
+	if (rc)
+		TEST_FAIL("late offer through the relay failed");
+	return 0;
+}
+
+/* Late offers that cannot be satisfied: the 2xx still goes to the caller
+ * with the stream disabled (port 0, no keys), the ACK's answer to the
+ * callee is rejected too, and the proxy is told to end the call (EACCES);
+ * an ACK without the answer ends it as well. Never a silent downgrade. */
+int test_call_media_late_refused(void)
+{
+	struct sps_loop *loop = NULL;
+	struct sps_cmedia_tab *t = NULL;
+	struct sps_cmedia *cm = NULL;
+	struct sps_cmedia_res r0 = {0}, off = {0}, ans = {0};
+	char a[1024], b[1024];
+	struct seen s0, s1;
+	int rc = 1;
+	const struct sps_slice ct = SPS_SLICE_LIT("application/sdp");
+	if (tab_open(&loop, &t))
+		goto out;
+	/* callee require over TLS, caller off over UDP: refused */
+	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFF, .tls = false},
+					   {.mode = SPS_SRTP_REQUIRE, .tls = true}};
+	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5060);
+	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
+	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_NULL, &cm, &r0) ||
+	    sdp_make(b, sizeof(b), 5000, KEY_B, NULL) ||
+	    sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off) != EACCES || !off.reason ||
+	    !off.warn_code || see(&off, &s0) || s0.port || s0.ncrypto || off.keys ||
+	    memmem(off.body, off.len, KEY_B, strlen(KEY_B)) || !sps__cmedia_late_pending(cm))
+		goto out;
+	if (sdp_make(a, sizeof(a), 0, NULL, NULL) ||
+	    sps__cmedia_late_answer(cm, TAG_B, ct, sps_slice_cstr(a), &ans) != EACCES || !ans.reason ||
+	    see(&ans, &s1) || s1.port || s1.ncrypto || ans.keys || sps__cmedia_late_pending(cm))
+		goto out;
+	sps__cmedia_end(cm);
+	cm = sps_mem_deref(cm);
+	sps__cmedia_body_free(off.body, off.len);
+	sps__cmedia_body_free(ans.body, ans.len);
+	off.body = ans.body = NULL;
+	/* both off over UDP, plain RTP: fine until the ACK comes without SDP */
+	sides[1].mode = SPS_SRTP_OFF;
+	sides[1].tls = false;
+	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_NULL, &cm, &r0) ||
+	    sdp_make(b, sizeof(b), 5000, NULL, NULL) ||
+	    sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off) || see(&off, &s0) || !s0.port ||
+	    strcmp(s0.proto, "RTP/AVP") ||
+	    sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_NULL, SPS_SLICE_NULL, &ans) != EACCES ||
+	    ans.body || !ans.reason)
+		goto out;
+	sps__cmedia_end(cm);
+	cm = sps_mem_deref(cm);
+	/* no SDP in the 2xx nor the ACK: a dialog without media (ENOENT) */
+	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_NULL, &cm, &r0) ||
+	    sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_NULL, SPS_SLICE_NULL, &ans) != ENOENT ||
+	    ans.body || sps__cmedia_late_pending(cm))
+		goto out;
+	sps__cmedia_end(cm);
+	cm = sps_mem_deref(cm);
+	/* no SDP in the 2xx but one in the ACK: media past the relay, ended */
+	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_NULL, &cm, &r0) ||
+	    sps__cmedia_late_answer(cm, TAG_B, ct, sps_slice_cstr(a), &ans) != EACCES || ans.body)
+		goto out;
+	rc = 0;
+out:
+	sps__cmedia_body_free(off.body, off.len);
+	sps__cmedia_body_free(ans.body, ans.len);
+	sps_mem_deref(cm);
+	sps__cmedia_tab_free(t);
+	if (loop)
+		sps_loop_free(loop);
+	if (rc)
+		TEST_FAIL("a late offer that cannot be satisfied was not refused safely");
 	return 0;
 }
