@@ -251,6 +251,21 @@ static void send_upstream(struct call *c, unsigned code, const char *buf, size_t
 		SPS_DEBUG("cannot forward %u upstream: %s", code, strerror(err));
 }
 
+/* The body of a forwarded response: the SDP rewritten for the relay in
+ * mr (held by nb), or none at all. */
+static void set_body(struct sps_sip_edit *e, struct sps_slice *nb, const struct sps_cmedia_res *mr)
+{
+	static const struct sps_slice nobody = {"", 0};
+	if (mr->body) {
+		*nb = (struct sps_slice){mr->body, mr->len};
+		e->body = nb;
+		e->content_type = "application/sdp";
+	} else {
+		e->body = &nobody;
+		e->content_type = NULL;
+	}
+}
+
 /* Forward resp upstream without our Via (16.7 step 9). A response with
  * the SDP answer to the offer this request carried (RFC 3264 6) goes up
  * with the answer rewritten for the offerer's leg (call_media.h). */
@@ -293,17 +308,10 @@ static void forward_resp(struct call *c, const struct branch *b, const struct sp
 			sps__cmedia_body_free(mr.body, mr.len);
 			mr.body = NULL;
 		}
-		if (mr.body) {
-			nb = (struct sps_slice){mr.body, mr.len};
-			e.body = &nb;
-			e.content_type = "application/sdp";
-		} else {
-			/* never the callee's own SDP: media would bypass the relay
-			 * and its keys could cross a hop without TLS; a refused call
-			 * is ended after the caller's ACK (late_end) */
-			e.body = &nobody;
-			e.content_type = NULL;
-		}
+		/* without mr.body never the callee's own SDP: media would bypass
+		 * the relay and its keys could cross a hop without TLS; a
+		 * refused call is ended after the caller's ACK (late_end) */
+		set_body(&e, &nb, &mr);
 	} else if (c->media && resp->status > 100 && resp->status < 300 &&
 	    sps__cmedia_is_sdp(resp->content_type, resp->body)) {
 		int br = (int)b->idx, err;
@@ -322,16 +330,9 @@ static void forward_resp(struct call *c, const struct branch *b, const struct sp
 				 mr.reason ? mr.reason : "media", strerror(err));
 		if (!mr.body && resp->status < 200)
 			return; /* an early answer we cannot anchor: not passed on */
-		if (mr.body) {
-			nb = (struct sps_slice){mr.body, mr.len};
-			e.body = &nb;
-			e.content_type = "application/sdp";
-		} else {
-			/* a 2xx must reach the caller (RFC 3261 13.3.1.4); without an
-			 * SDP the offer stays unanswered and the caller hangs up */
-			e.body = &nobody;
-			e.content_type = NULL;
-		}
+		/* a 2xx must reach the caller (RFC 3261 13.3.1.4); without an
+		 * SDP the offer stays unanswered and the caller hangs up */
+		set_body(&e, &nb, &mr);
 	}
 	/* the key-leak guard (RFC 4568 8.3) for SDP we did not anchor */
 	const struct sps_tsx_dest *up = c->st ? sps_tsx_dest(c->st) : NULL;
