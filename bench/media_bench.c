@@ -12,9 +12,12 @@
  *    10-byte tag) with two contexts - the work a transcrypting relay does
  *    per packet, without the sockets. Also the other suites, for reference.
  * 2. the relay over 127.0.0.1 with one media worker thread, for 1 stream
- *    and for -n streams (sessions), in two modes:
+ *    and for -n streams (sessions), in three modes:
  *      transcrypt  SRTP in on leg A, SRTP with other keys out on leg B
  *      bridge      SRTP in on leg A, plain RTP out on leg B
+ *      plain       plain RTP on both legs: no crypto at all, the floor a
+ *                  relay that reads and writes every packet through the
+ *                  kernel's UDP path has on this machine
  *    A sender thread protects fresh packets (new sequence numbers: the
  *    relay has replay protection on) and sends them in batches of 32 with
  *    sendmmsg from one socket, round robin over the streams; a sink thread
@@ -26,7 +29,7 @@
  *    the per-core figure is the one to compare.
  * The relay is also run with AEAD_AES_128_GCM, whose libsrtp cost is lower,
  * to show the relay's own overhead. Every phase is bounded by -t seconds
- * (default 2); the whole run by about 14 t.
+ * (default 2); the whole run by about 16 t.
  * Exit status 0, or 1 when the relay moved no packets or the sink got
  * packets that do not decrypt. */
 #include <errno.h>
@@ -133,9 +136,12 @@ static int raw_rate(enum sps_srtp_suite suite, double secs)
 
 /* ---- 2. the relay ---- */
 
+enum mode { TRANSCRYPT, BRIDGE, PLAIN };
+static const char *const mode_name[] = {"transcrypt", "bridge", "plain RTP"};
+
 struct run {
 	int nstreams;
-	bool bridge;
+	enum mode mode;
 	struct sps_sa dst[MAX_STREAMS]; /* leg A ports of the sessions */
 	struct sps_srtp_key ka;         /* what the sender protects with */
 	struct sps_srtp_key kb_tx;      /* what the relay sends leg B with */
@@ -164,7 +170,7 @@ static int pool_make(struct run *r)
 	for (int i = 0, s = 0; i < POOL; i++, s = (s + 1) % r->nstreams) {
 		size_t len = make_rtp(pool + (size_t)i * SLOT, seq[s]++, (uint32_t)s + 1,
 				      PKT_SRTP - tag);
-		if (sps_srtp_protect(tx, pool + (size_t)i * SLOT, &len))
+		if (r->mode != PLAIN && sps_srtp_protect(tx, pool + (size_t)i * SLOT, &len))
 			return EIO;
 		pool_len[i] = (uint16_t)len;
 	}
@@ -201,7 +207,7 @@ static void *sender(void *arg)
 
 /* Drain leg B's destination. The first 30,000 packets (all of them before
  * any sequence number wraps) are checked: they decrypt with leg B's key
- * (transcrypt) or are the plain RTP that was sent (bridge). */
+ * (transcrypt) or are the plain RTP that was sent (bridge, plain). */
 static void *sink(void *arg)
 {
 	struct run *r = arg;
@@ -211,7 +217,7 @@ static void *sink(void *arg)
 	struct sps_srtp *rx = NULL;
 	uint64_t count = 0;
 	size_t plain = PKT_SRTP - (r->ka.suite == SPS_SRTP_AES_CM_128_HMAC_SHA1_80 ? 10 : 16);
-	if (!r->bridge && sps_srtp_new(&rx, &r->kb_tx, false))
+	if (r->mode == TRANSCRYPT && sps_srtp_new(&rx, &r->kb_tx, false))
 		return NULL;
 	while (!atomic_load(&r->stop)) {
 		struct pollfd p = {r->sink_fd, POLLIN, 0};
@@ -231,8 +237,9 @@ static void *sink(void *arg)
 			if (count >= 30000)
 				continue;
 			size_t len = m[i].msg_len;
-			int err = r->bridge ? (len == plain && buf[i][12] == 0x55 ? 0 : EBADMSG)
-					    : sps_srtp_unprotect(rx, buf[i], &len);
+			int err = r->mode != TRANSCRYPT
+					  ? (len == plain && buf[i][12] == 0x55 ? 0 : EBADMSG)
+					  : sps_srtp_unprotect(rx, buf[i], &len);
 			if (err == EBADMSG || (!err && len != plain))
 				atomic_fetch_add(&r->bad, 1);
 		}
@@ -268,7 +275,7 @@ static uint64_t relayed(struct sps_relay_sess **s, int n)
 	return t;
 }
 
-static int relay_rate(enum sps_srtp_suite suite, int nstreams, bool bridge, double secs)
+static int relay_rate(enum sps_srtp_suite suite, int nstreams, enum mode mode, double secs)
 {
 	static struct run r;
 	static struct sps_relay_sess *sess[MAX_STREAMS];
@@ -280,7 +287,7 @@ static int relay_rate(enum sps_srtp_suite suite, int nstreams, bool bridge, doub
 
 	memset(&r, 0, sizeof(r));
 	r.nstreams = nstreams;
-	r.bridge = bridge;
+	r.mode = mode;
 	if (sps_loop_new(&loop) || sps_relay_new(&relay, &conf, loop) ||
 	    bind_lo(&r.send_fd, &send_sa) || bind_lo(&r.sink_fd, &sink_sa) ||
 	    sps_srtp_keygen(&r.ka, suite) || sps_srtp_keygen(&r.kb_tx, suite)) {
@@ -289,11 +296,11 @@ static int relay_rate(enum sps_srtp_suite suite, int nstreams, bool bridge, doub
 	}
 	struct sps_relay_spec spec;
 	memset(&spec, 0, sizeof(spec));
-	spec.leg[0].srtp = true;
+	spec.leg[0].srtp = mode != PLAIN;
 	spec.leg[0].rx = r.ka;
 	sps_srtp_keygen(&spec.leg[0].tx, suite);
 	spec.leg[0].rtp = send_sa;
-	spec.leg[1].srtp = !bridge;
+	spec.leg[1].srtp = mode == TRANSCRYPT;
 	sps_srtp_keygen(&spec.leg[1].rx, suite);
 	spec.leg[1].tx = r.kb_tx;
 	spec.leg[1].rtp = sink_sa;
@@ -331,7 +338,7 @@ static int relay_rate(enum sps_srtp_suite suite, int nstreams, bool bridge, doub
 	double pkts = (double)(p1 - p0);
 	printf("  %-23s %-10s %4d stream%s %7.0f pkt/s wall %7.0f pkt/s per core "
 	       "(worker %3.0f%% busy, sink %.0f pkt/s)\n",
-	       sps_srtp_suite_name(suite), bridge ? "bridge" : "transcrypt", nstreams,
+	       mode == PLAIN ? "-" : sps_srtp_suite_name(suite), mode_name[mode], nstreams,
 	       nstreams > 1 ? "s" : " ",
 	       pkts / (t1 - t0), c1 > c0 ? pkts / (c1 - c0) : 0.0, 100 * (c1 - c0) / (t1 - t0),
 	       (double)(k1 - k0) / (t1 - t0));
@@ -387,12 +394,15 @@ int main(int argc, char **argv)
 	rc |= raw_rate(SPS_SRTP_AEAD_AES_256_GCM, secs / 2);
 	printf("relay over 127.0.0.1, one media worker, %d-byte SRTP in:\n", PKT_SRTP);
 	const enum sps_srtp_suite cm = SPS_SRTP_AES_CM_128_HMAC_SHA1_80;
-	rc |= relay_rate(cm, 1, false, secs);
-	rc |= relay_rate(cm, many, false, secs);
-	rc |= relay_rate(cm, 1, true, secs);
-	rc |= relay_rate(cm, many, true, secs);
+	rc |= relay_rate(cm, 1, TRANSCRYPT, secs);
+	rc |= relay_rate(cm, many, TRANSCRYPT, secs);
+	rc |= relay_rate(cm, 1, BRIDGE, secs);
+	rc |= relay_rate(cm, many, BRIDGE, secs);
 	/* for reference: the relay's own cost with a cheaper suite */
-	rc |= relay_rate(SPS_SRTP_AEAD_AES_128_GCM, 1, false, secs);
-	rc |= relay_rate(SPS_SRTP_AEAD_AES_128_GCM, many, false, secs);
+	rc |= relay_rate(SPS_SRTP_AEAD_AES_128_GCM, 1, TRANSCRYPT, secs);
+	rc |= relay_rate(SPS_SRTP_AEAD_AES_128_GCM, many, TRANSCRYPT, secs);
+	/* and without any crypto: what the kernel's UDP path alone allows */
+	rc |= relay_rate(cm, 1, PLAIN, secs);
+	rc |= relay_rate(cm, many, PLAIN, secs);
 	return rc ? 1 : 0;
 }
