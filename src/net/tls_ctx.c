@@ -48,7 +48,11 @@
 #define TK_NAME_LEN 16 /* the key_name of the ticket callback */
 #define TK_SECRET_LEN 32
 #define TK_REC_LEN (TK_NAME_LEN + 2 * TK_SECRET_LEN + 8)
-#define TK_MAX 2 /* the current key and the previous one */
+/* The current key and older ones that still decrypt: TLS 1.2 tickets under
+ * the current and the previous key only, TLS 1.3 tickets for up to
+ * SPS_TLS13_TICKET_LIFETIME (see tk_lifetime13). 16 keys cover 7 days at the
+ * default 12-hour rotation. */
+#define TK_MAX 16
 #define TK_FILE_MAX (TK_MAGIC_LEN + TK_MAX * TK_REC_LEN)
 
 struct tk_key {
@@ -66,9 +70,11 @@ struct tk_key {
 struct tk_state {
 	atomic_int refs;
 	pthread_mutex_t lock;
-	struct tk_key keys[TK_MAX]; /* keys[0] encrypts; all decrypt */
+	struct tk_key keys[TK_MAX]; /* keys[0] encrypts; all decrypt TLS 1.3
+				       tickets, keys[0..1] TLS 1.2 ones */
 	unsigned n;
-	long period;
+	long period;   /* rotation period */
+	long life13;   /* TLS 1.3 ticket lifetime: tk_lifetime13(period) */
 	bool persist;
 	char path[PATH_LEN];
 };
@@ -225,6 +231,21 @@ static int tk_load(struct tk_state *st)
 	return rc;
 }
 
+/* How long a TLS 1.3 ticket stays valid: RFC 8446 4.6.1's maximum of 7 days,
+ * or less when TK_MAX keys of this period cannot cover that. Phones hold
+ * their TLS connection (and the ticket of its handshake) for days; a server
+ * restarted after that must still resume them, or every phone does a full
+ * handshake at once. The ticket key stays with the server's private key in
+ * the data dir, and TLS 1.3 resumption here is psk_dhe_ke only (RFC 8446
+ * 4.2.9): a stolen ticket key alone decrypts no recorded session, so the
+ * longer life costs no forward secrecy. A TLS 1.2 ticket (RFC 5077) holds
+ * the master secret itself: its life stays at two rotation periods. */
+static long tk_lifetime13(long period)
+{
+	long cover = (long)(TK_MAX - 1) * period;
+	return cover < SPS_TLS13_TICKET_LIFETIME ? cover : SPS_TLS13_TICKET_LIFETIME;
+}
+
 /* Make a new current key when the current one is at least period old, or
  * more than a period in the future (the clock was set far back: without this
  * a key could stay current for years). Caller holds st->lock. */
@@ -244,8 +265,12 @@ static int tk_rotate_locked(struct tk_state *st, time_t now, bool *rotated)
 	if ((rc = tk_key_new(&nk[0], now)) != 0)
 		return rc;
 	n = 1;
+	/* A key encrypted tickets until it was replaced (at the latest a period
+	 * after it was made); they live life13 from then. The previous key
+	 * stays in any case (TLS 1.2 tickets under it). */
 	for (unsigned i = 0; i < st->n && n < TK_MAX; i++)
-		nk[n++] = st->keys[i];
+		if (i == 0 || (int64_t)now - st->keys[i].created < st->period + st->life13)
+			nk[n++] = st->keys[i];
 	/* Saved before use: a ticket is never issued under a key a restart loses. */
 	if (st->persist && (rc = tk_save(st->path, nk, n)) != 0) {
 		OPENSSL_cleanse(nk, sizeof(nk));
@@ -275,6 +300,7 @@ static int tk_state_new(const struct sps_tls_conf *conf, struct tk_state **out)
 	atomic_init(&st->refs, 1);
 	st->period = conf->ticket_rotate_secs ? (long)conf->ticket_rotate_secs
 					      : SPS_TLS_TICKET_ROTATE_DEFAULT;
+	st->life13 = tk_lifetime13(st->period);
 	if (conf->datadir) {
 		int n = snprintf(st->path, sizeof(st->path), "%s/tls", conf->datadir);
 		if (n < 0 || (size_t)n + sizeof("/ticket-keys.tmp.4294967295") > sizeof(st->path))
@@ -311,8 +337,9 @@ static int tk_mac_init(EVP_MAC_CTX *hctx, const struct tk_key *k)
 
 /* SSL_CTX_set_tlsext_ticket_key_evp_cb callback (RFC 5077 4 recommended
  * format: key_name, IV, AES-CBC, HMAC-SHA256). Encrypt under keys[0];
- * decrypt under any key, returning 2 ("renew the ticket") for an old key or
- * any TLS 1.3 ticket, 0 for an unknown key (full handshake), -1 on error.
+ * decrypt a TLS 1.3 ticket under any key, a TLS 1.2 one under keys[0..1],
+ * returning 2 ("renew the ticket") for an old key or any TLS 1.3 ticket, 0
+ * for an unknown or too old key (full handshake), -1 on error.
  * TLS 1.3: OpenSSL sends a resumed client a new ticket only when told to
  * renew, and clients should use each ticket once (RFC 8446 C.4), so a
  * phone that reconnects again and again needs a fresh ticket every time.
@@ -342,6 +369,8 @@ static int tk_callback(SSL *s, unsigned char key_name[16], unsigned char *iv,
 			const struct tk_key *k = &st->keys[i];
 			if (CRYPTO_memcmp(key_name, k->name, TK_NAME_LEN) != 0)
 				continue;
+			if (i >= 2 && SSL_version(s) < TLS1_3_VERSION)
+				break; /* see tk_lifetime13 */
 			if (EVP_DecryptInit_ex(cctx, cipher, NULL, k->aes, iv) == 1 &&
 			    tk_mac_init(hctx, k) == 0)
 				ret = i == 0 && SSL_version(s) < TLS1_3_VERSION ? 1 : 2;
@@ -495,9 +524,11 @@ static int server_ctx_new(const struct sps_tls_conf *conf, struct tk_state *shar
 	} else if ((rc = tk_state_new(conf, &st)) != 0) {
 		goto out;
 	}
-	/* A ticket is accepted for one rotation period; its key stays able to
-	 * decrypt for at least that long (current, then previous). */
-	SSL_CTX_set_timeout(ctx, st->period);
+	/* The session lifetime of tickets (RFC 8446 4.6.1 ticket_lifetime; the
+	 * RFC 5077 lifetime hint): the TLS 1.3 one, whose keys are kept as long
+	 * (tk_rotate_locked). TLS 1.2 tickets are refused sooner, once their key
+	 * is older than the previous one (tk_callback). */
+	SSL_CTX_set_timeout(ctx, st->life13);
 	rc = ENOMEM;
 	if (SSL_CTX_set_ex_data(ctx, tk_index, st) != 1)
 		goto out;

@@ -13,6 +13,10 @@
 #include <openssl/ssl.h>
 
 #define SPS_TLS_TICKET_ROTATE_DEFAULT (12 * 3600)
+/* Lifetime of a TLS 1.3 session ticket: RFC 8446 4.6.1's maximum, so that
+ * phones connected for days still resume after a restart. TLS 1.2 tickets
+ * live two rotation periods (they carry the master secret). */
+#define SPS_TLS13_TICKET_LIFETIME (7 * 24 * 3600)
 
 /* Settings of a server context. Strings are only borrowed for the call. */
 struct sps_tls_conf {
@@ -49,9 +53,12 @@ int sps_tls_ctx_server_reload(SSL_CTX *old, const struct sps_tls_conf *conf, SSL
 
 /* Rotate the ticket keys of a server context made by sps_tls_ctx_server_new:
  * when the current key was created at least the rotation period before now,
- * a new random key becomes current (it encrypts new tickets) and the old one
- * is kept to decrypt tickets made under it, which are then renewed; any older
- * key is dropped. The keys are saved to the key file before they are used.
+ * a new random key becomes current (it encrypts new tickets) and the old
+ * ones are kept to decrypt tickets made under them, which are then renewed:
+ * the previous key for TLS 1.2 tickets, and for TLS 1.3 tickets every key
+ * whose tickets can still be valid (SPS_TLS13_TICKET_LIFETIME, at most 15
+ * old keys); older keys are dropped. The keys are saved to the key file
+ * before they are used.
  * Call it from a timer (every few minutes is fine); safe against the ticket
  * callbacks running in other threads. *rotated (may be NULL) tells whether a
  * new key was made. Returns 0, EINVAL (not such a context) or an errno of

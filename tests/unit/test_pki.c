@@ -327,8 +327,8 @@ static int server_ctx(const char *data, SSL_CTX **out)
 static int tls_resume(const char *data)
 {
 	struct sps_pki_paths p;
-	SSL_CTX *sctx = NULL, *cctx = NULL;
-	SSL_SESSION *sess = NULL;
+	SSL_CTX *sctx = NULL, *cctx = NULL, *c12 = NULL;
+	SSL_SESSION *sess = NULL, *sess12 = NULL;
 	struct conn k;
 	bool rotated = true;
 
@@ -358,16 +358,28 @@ static int tls_resume(const char *data)
 	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
 	conn_free(&k);
 
+	/* a TLS 1.2 client's ticket (RFC 5077) as well */
+	ASSERT_INT_EQ(sps_tls_ctx_client_new(p.ca_cert, &c12), 0);
+	ASSERT(SSL_CTX_set_max_proto_version(c12, TLS1_2_VERSION) == 1);
+	ASSERT_INT_EQ(conn_run(&k, sctx, c12, DOMAIN, NULL), 0);
+	ASSERT_INT_EQ(SSL_version(k.c), TLS1_2_VERSION);
+	ASSERT((sess12 = SSL_get1_session(k.c)) != NULL);
+	conn_free(&k);
+
 	/* not due yet: no rotation */
-	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, time(NULL), &rotated), 0);
+	time_t now = time(NULL);
+	const long period = SPS_TLS_TICKET_ROTATE_DEFAULT;
+	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, now, &rotated), 0);
 	ASSERT(!rotated);
 	/* rotated once: the old key still decrypts (and the ticket is renewed) */
-	time_t t = time(NULL) + SPS_TLS_TICKET_ROTATE_DEFAULT;
-	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, t, &rotated), 0);
+	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, now + period, &rotated), 0);
 	ASSERT(rotated);
 	struct stat st;
 	ASSERT(stat(tk, &st) == 0 && st.st_size == 8 + 2 * 88);
 	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
+	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
+	conn_free(&k);
+	ASSERT_INT_EQ(conn_run(&k, sctx, c12, DOMAIN, sess12), 0);
 	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
 	conn_free(&k);
 	/* the rotated keys survive a restart too */
@@ -376,14 +388,39 @@ static int tls_resume(const char *data)
 	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
 	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
 	conn_free(&k);
-	/* rotated twice: the first key is gone, a full handshake follows */
-	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, t + SPS_TLS_TICKET_ROTATE_DEFAULT, &rotated),
-		      0);
+	/* rotated twice: a TLS 1.2 ticket (it carries the master secret) is
+	 * refused, a TLS 1.3 one still resumes: phones hold theirs for days */
+	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, now + 2 * period, &rotated), 0);
 	ASSERT(rotated);
+	ASSERT_INT_EQ(conn_run(&k, sctx, c12, DOMAIN, sess12), 0);
+	ASSERT_INT_EQ(SSL_session_reused(k.c), 0);
+	conn_free(&k);
+	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
+	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
+	conn_free(&k);
+	/* 7 days of rotations (RFC 8446 4.6.1's longest ticket life): it still
+	 * resumes (a restart here would see keys from the future: time is
+	 * only simulated) */
+	for (int r = 3; r <= 14; r++) {
+		ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, now + r * period, &rotated), 0);
+		ASSERT(rotated);
+	}
+	ASSERT(stat(tk, &st) == 0);
+	ASSERT_INT_EQ((int)st.st_size, 8 + 15 * 88);
+	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
+	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
+	conn_free(&k);
+	/* one more: its key is older than a ticket may live, and dropped */
+	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, now + 15 * period, &rotated), 0);
+	ASSERT(rotated);
+	ASSERT(stat(tk, &st) == 0);
+	ASSERT_INT_EQ((int)st.st_size, 8 + 15 * 88);
 	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
 	ASSERT_INT_EQ(SSL_session_reused(k.c), 0);
 	conn_free(&k);
 
+	SSL_SESSION_free(sess12);
+	SSL_CTX_free(c12);
 	SSL_SESSION_free(sess);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
