@@ -57,6 +57,10 @@ struct sps_cmedia {
 	char *target0;                /* the caller's Contact URI (for a BYE to it) */
 	char *tag1;                   /* the To tag of the 2xx that offered (its dialog) */
 	char why[200];                /* a late refusal's reason, roles as the users see them */
+	/* an offer in the 2xx to a re-INVITE without SDP (sps__cmedia_reoffer_2xx):
+	 * the ACK of side !re_from is to carry the answer */
+	enum { RE_NONE, RE_WAIT_ANSWER, RE_REFUSED } re2xx;
+	unsigned re_from;
 };
 
 /* Invariant: every cmedia in the list is in exactly one bucket chain (of
@@ -572,9 +576,9 @@ const char *sps__cmedia_late_target(const struct sps_cmedia *cm)
 	return cm ? cm->target0 : NULL;
 }
 
-/* Write sdp (an offer of side 1) towards the caller with the stream
+/* Write sdp (an offer of side !to) towards side `to` with the stream
  * disabled (port 0, no keys): RFC 3264 5.1/6, nothing flows. */
-static int write_disabled(struct sps_cmedia *cm, struct sps_slice body,
+static int write_disabled(struct sps_cmedia *cm, struct sps_slice body, unsigned to,
 			  struct sps_cmedia_res *res)
 {
 	struct sps_sdp *sdp = NULL;
@@ -582,12 +586,14 @@ static int write_disabled(struct sps_cmedia *cm, struct sps_slice body,
 	if (parse(body, &sdp, &why))
 		return EBADMSG;
 	int err = EBADMSG;
-	if (cm->mi == SIZE_MAX || cm->mi >= sdp->nmedia)
+	/* a refused first offer: the section it would have anchored (once
+	 * answered the session's section stays) */
+	if (!cm->answered && (cm->mi == SIZE_MAX || cm->mi >= sdp->nmedia))
 		cm->mi = anchored(sdp);
 	if (cm->mi != SIZE_MAX && cm->mi < sdp->nmedia) {
 		const char *r = res->reason;
 		int w = res->warn_code;
-		err = write_for(cm, sdp, body, 0, SPS_OFFER_PLAIN, 0, true, true, res);
+		err = write_for(cm, sdp, body, to, SPS_OFFER_PLAIN, 0, true, true, res);
 		res->reason = r;
 		res->warn_code = w;
 	}
@@ -643,7 +649,7 @@ int sps__cmedia_late_offer(struct sps_cmedia *cm, struct sps_slice to_tag, struc
 	 * offer disabled so that no media flows and no key leaks */
 	res->reason = cm->late_reason;
 	res->warn_code = cm->late_warn;
-	write_disabled(cm, body, res);
+	write_disabled(cm, body, 0, res);
 	return EACCES;
 }
 
@@ -781,6 +787,57 @@ out:
 	sps_srtp_key_wipe(&key);
 	free(sdp);
 	return err;
+}
+
+int sps__cmedia_reoffer_2xx(struct sps_cmedia *cm, unsigned from, struct sps_slice body,
+			    struct sps_cmedia_res *res)
+{
+	int err = sps__cmedia_reoffer(cm, from, body, res);
+	cm->re_from = from;
+	if (!err) {
+		cm->re2xx = RE_WAIT_ANSWER;
+		return 0;
+	}
+	/* the 2xx goes on with the stream disabled; the relay keeps the legs
+	 * as they were, the answer in the ACK is replaced by a rejection */
+	SPS_INFO("call %s: offer in the %s's 2xx to a re-INVITE without SDP refused: %s",
+		 cm->call_id, from ? "callee" : "caller", res->reason ? res->reason : "media");
+	sps__cmedia_body_free(res->body, res->len);
+	res->body = NULL;
+	cm->re2xx = RE_REFUSED;
+	if (write_disabled(cm, body, 1 - from, res) && !res->reason)
+		res->reason = "the SDP offer cannot be parsed";
+	return err == EBADMSG ? EBADMSG : EACCES;
+}
+
+bool sps__cmedia_ack_answer_pending(const struct sps_cmedia *cm, unsigned side)
+{
+	return cm && cm->sess && cm->re2xx != RE_NONE && side == 1 - cm->re_from;
+}
+
+int sps__cmedia_ack_answer(struct sps_cmedia *cm, struct sps_slice ct, struct sps_slice body,
+			   struct sps_cmedia_res *res)
+{
+	memset(res, 0, sizeof(*res));
+	bool refused = cm->re2xx == RE_REFUSED;
+	cm->re2xx = RE_NONE;
+	if (!sps__cmedia_is_sdp(ct, body)) {
+		res->reason = "the ACK carries no SDP answer to the offer in the 2xx";
+		return ENOENT;
+	}
+	if (!refused)
+		return sps__cmedia_answer(cm, cm->re_from, false, body, res);
+	/* the answer to the offerer rejects the stream (RFC 3264 6) */
+	struct sps_sdp *sdp = NULL;
+	const char *why;
+	if (parse(body, &sdp, &why) == 0) {
+		if (cm->mi < sdp->nmedia)
+			write_for(cm, sdp, body, cm->re_from, SPS_OFFER_PLAIN, 0, true, false, res);
+		free(sdp);
+	}
+	res->warn_code = 305;
+	res->reason = "the offer in the 2xx was refused";
+	return EACCES;
 }
 
 int sps__cmedia_answer(struct sps_cmedia *cm, unsigned offerer, bool initial,

@@ -122,6 +122,30 @@ const char *sps__cmedia_late_target(const struct sps_cmedia *cm);
 int sps__cmedia_reoffer(struct sps_cmedia *cm, unsigned from, struct sps_slice sdp,
 			struct sps_cmedia_res *res);
 
+/* An offer in the 2xx to an INVITE without SDP inside the dialog (RFC 3261
+ * 14.2, RFC 3264 8: the side that answers the re-INVITE offers, the
+ * re-INVITE's sender answers in its ACK), from side `from`. As
+ * sps__cmedia_reoffer: 0 with res->body (the offer rewritten for the other
+ * side, relay port and that leg's own key); the other side's next ACK with
+ * SDP is the answer (sps__cmedia_ack_answer). When the offer cannot be
+ * accepted (it would change a leg's security, or cannot be used) the 2xx
+ * must still go on (RFC 3261 13.3.1.4): EACCES (or EBADMSG) with res->reason
+ * and res->body (may be NULL) the offer with the stream disabled (port 0,
+ * no keys); the answer in the ACK is then replaced by a rejection. A
+ * retransmitted 2xx gets the same body again. */
+int sps__cmedia_reoffer_2xx(struct sps_cmedia *cm, unsigned from, struct sps_slice sdp,
+			    struct sps_cmedia_res *res);
+/* Is an ACK from `side` to carry the answer to a sps__cmedia_reoffer_2xx? */
+bool sps__cmedia_ack_answer_pending(const struct sps_cmedia *cm, unsigned side);
+/* That ACK (ct/body as received): 0 with res->body, its answer rewritten for
+ * the offerer; EACCES with res->body rejecting the stream (port 0) when the
+ * offer was refused or the answer drops SRTP; ENOENT when the ACK has no
+ * SDP (forward it as it is; the offer stays unanswered, RFC 3261 13.3.1.4
+ * says the ACK must carry one). Either way the answer is no longer
+ * pending. */
+int sps__cmedia_ack_answer(struct sps_cmedia *cm, struct sps_slice content_type,
+			   struct sps_slice sdp, struct sps_cmedia_res *res);
+
 /* The answer (in a 18x or 2xx) to the offer side `offerer` made; initial:
  * the answer to the INVITE that created cm. Updates the relay session and
  * returns 0 with res->body for the offerer. When the answer cannot be

@@ -109,6 +109,7 @@ struct call {
 	struct sps_cmedia *media;
 	unsigned media_side;
 	bool media_initial;      /* the INVITE that created the media session */
+	bool media_re2xx;        /* an INVITE without SDP in the dialog: its 2xx offers */
 	int media_br;            /* the branch whose 2xx answer the session follows, -1 */
 	char *fwd_body;          /* replaces the body on every branch (holds keys) */
 	size_t fwd_len;
@@ -276,7 +277,20 @@ static void forward_resp(struct call *c, const struct branch *b, const struct sp
 	static const struct sps_slice nobody = {"", 0};
 	struct sps_cmedia_res mr = {0};
 	struct sps_slice nb;
-	if (c->media && c->media_initial && sps__cmedia_late_pending(c->media) &&
+	if (c->media && c->media_re2xx && resp->status > 100 && resp->status < 300 &&
+	    sps__cmedia_is_sdp(resp->content_type, resp->body)) {
+		/* the offer to a re-INVITE without SDP (RFC 3264 8): rewritten for
+		 * the re-INVITE's sender with its relay port and its own key; an
+		 * SDP in a 18x is not passed on (the 2xx carries the offer) */
+		int err = 0;
+		if (resp->status >= 200)
+			err = sps__cmedia_reoffer_2xx(c->media, 1 - c->media_side, resp->body, &mr);
+		if (err)
+			SPS_WARN("%.*s: %u to a re-INVITE without SDP: %s", (int)resp->call_id.l,
+				 resp->call_id.p, resp->status, mr.reason ? mr.reason : strerror(err));
+		/* without mr.body: no SDP, never the other side's own */
+		set_body(&e, &nb, &mr);
+	} else if (c->media && c->media_initial && sps__cmedia_late_pending(c->media) &&
 	    resp->status > 100 && resp->status < 300 &&
 	    sps__cmedia_is_sdp(resp->content_type, resp->body)) {
 		/* the callee's offer to an INVITE without SDP (RFC 3261 13.2.1) */
@@ -1200,6 +1214,19 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 	struct sps_cmedia_res lr = {0};
 	if (cm && m->meth == SPS_METHOD_BYE) {
 		sps__cmedia_end(cm); /* the call is over */
+	} else if (cm && m->meth == SPS_METHOD_ACK && sps__cmedia_ack_answer_pending(cm, side)) {
+		/* the answer to an offer in a 2xx to a re-INVITE without SDP */
+		int aerr = sps__cmedia_ack_answer(cm, m->content_type, m->body, &lr);
+		if (aerr && aerr != ENOENT)
+			SPS_WARN("%.*s: ACK: %s: %s", (int)m->call_id.l, m->call_id.p,
+				 lr.reason ? lr.reason : "media", strerror(aerr));
+		if (aerr != ENOENT) {
+			c->fwd_body = lr.body; /* the call's now (freed with it) */
+			c->fwd_len = lr.len;
+			c->fwd_keys = lr.keys;
+			c->fwd_nobody = !lr.body;
+			lr.body = NULL;
+		}
 	} else if (cm && m->meth == SPS_METHOD_ACK && side == 0 && sps__cmedia_late_pending(cm)) {
 		/* the answer to the callee's offer in the 2xx (RFC 3264 4) */
 		int lerr = sps__cmedia_late_answer(cm, m->to->tag, m->content_type, m->body, &lr);
@@ -1232,6 +1259,11 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 		c->fwd_body = mr.body;
 		c->fwd_len = mr.len;
 		c->fwd_keys = mr.keys;
+	} else if (cm && m->meth == SPS_METHOD_INVITE && m->to->tag.l && !m->body.l) {
+		/* RFC 3264 8 / RFC 3261 14.1: the other side offers in its 2xx */
+		c->media = sps_mem_ref(cm);
+		c->media_side = side;
+		c->media_re2xx = true;
 	}
 	int err = forward(c, &d, c->req->ruri_s, NULL, false, popped);
 	if (err && m->meth != SPS_METHOD_ACK)

@@ -10,8 +10,11 @@
 # the stream rejected, and sipsec ends the call with a BYE to both sides
 # carrying a Reason header (RFC 3326). No a=crypto ever crosses UDP.
 # Over TLS (both policy offer, the callee offers SRTP in its 200): each leg
-# gets SRTP with a key sipsec made for it; a UDP caller of that TLS callee
-# is bridged: plain RTP and no key towards it, SRTP on the callee's leg.
+# gets SRTP with a key sipsec made for it; then a re-INVITE without SDP
+# (RFC 3264 8): the callee's new offer in its 200 and the caller's answer in
+# the ACK are anchored the same way (relay ports and sipsec's keys, never
+# the other phone's). A UDP caller of that TLS callee is bridged: plain RTP
+# and no key towards it, SRTP on the callee's leg.
 . "$(dirname "$0")/lib.sh"
 
 SC=$SPS_TOP/tests/integration/scenarios
@@ -147,15 +150,16 @@ sipp_target() {
 	wait_for listening "$soc" || fail "$1: socat did not listen"
 	TARGET="-t t1 127.0.0.1:$soc"
 }
-# tls_call NAME CALLER_TP CALLEE CALLER_SCENARIO: CALLEE registers over TLS
-# and answers with late_callee_srtp.xml; alice calls it over CALLER_TP.
+# tls_call NAME CALLER_TP CALLEE CALLER_SCENARIO CALLEE_SCENARIO: CALLEE
+# registers over TLS and answers with CALLEE_SCENARIO; alice calls it over
+# CALLER_TP.
 tls_call() {
 	local name=$1 pid rc=0
 	mkdir -p "$T/$name/uas" "$T/$name/uac"
 	printf 'SEQUENTIAL\n%s;pw-%s\n' "$3" "$3" >"$T/$name/uas/user.csv"
 	sipp_target "$name-uas" tls
 	# shellcheck disable=SC2086 # TARGET is two words
-	(cd "$T/$name/uas" && exec sipp -sf "$SC/callee_register.xml" -oocsf "$SC/late_callee_srtp.xml" \
+	(cd "$T/$name/uas" && exec sipp -sf "$SC/callee_register.xml" -oocsf "$SC/$5" \
 		-inf user.csv -m 1 -i 127.0.0.1 -p "$(free_port)" $TARGET -timeout 30s -nostdin \
 		-trace_err -trace_logs -trace_msg >/dev/null 2>&1) &
 	pid=$!
@@ -179,6 +183,9 @@ import glob, re, sys
 mode, d, lo, hi = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 CALLEE_KEY = "ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gIGC"
 CALLER_KEY = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"
+# the keys of the re-INVITE's offer (callee) and answer (caller)
+PHONE_KEYS = (CALLEE_KEY, CALLER_KEY, "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CB",
+              "yMnKy8zNzs/Q0dLT1NXW19jZ2tvc3d7f4OHi4+Tl")
 
 def received(side):
     text = open(glob.glob(d + "/" + side + "/*_messages.log")[0], errors="replace").read()
@@ -203,13 +210,26 @@ assert pr1 == "RTP/SAVP" and len(k1) == 1 and k1[0] not in (CALLER_KEY, CALLEE_K
 if mode == "srtp":
     assert pr0 == "RTP/SAVP" and len(k0) == 1 and k0[0] not in (CALLER_KEY, CALLEE_KEY, k1[0]), (pr0, k0)
     print("TLS late offer transcrypted: ports %d/%d, keys of sipsec's own per leg" % (p0, p1))
+    # the re-INVITE without SDP: its 200 (CSeq 3) offers, its ACK answers
+    re_ok = [m for m in uac if m.startswith("SIP/2.0 200") and re.search(r"(?m)^CSeq: 3 INVITE", m)]
+    re_inv = [m for m in uas if m.startswith("INVITE ")][1:]
+    re_ack = [m for m in uas if m.startswith("ACK ") and re.search(r"(?m)^CSeq: 3 ACK", m)]
+    assert re_ok and re_inv and re_ack, "re-INVITE exchange incomplete"
+    assert "m=audio" not in re_inv[0], re_inv[0]
+    c2, p2, pr2, k2 = media(re_ok[0])
+    c3, p3, pr3, k3 = media(re_ack[0])
+    assert (c2, p2, pr2) == ("127.0.0.1", p0, "RTP/SAVP"), ("re-INVITE offer not anchored", re_ok[0])
+    assert (c3, p3, pr3) == ("127.0.0.1", p1, "RTP/SAVP"), ("re-INVITE answer not anchored", re_ack[0])
+    assert len(k2) == 1 and len(k3) == 1 and not set(k2 + k3) & set(PHONE_KEYS), (k2, k3)
+    assert k2[0] != k3[0], "both legs got the same key"
+    print("re-INVITE without SDP anchored: offer in the 200 on port %d, answer in the ACK on port %d" % (p2, p3))
 else:  # the caller is on UDP: plain RTP and no key towards it (RFC 4568 8.3)
     assert pr0 == "RTP/AVP" and not k0 and "a=crypto" not in "".join(uac), ok
     print("UDP caller, TLS callee: bridged, no key over UDP, ports %d/%d" % (p0, p1))
 PY
-tls_call tls-srtp tls carol1 late_uac_srtp.xml
+tls_call tls-srtp tls carol1 late_uac_srtp.xml late_callee_srtp_reinvite.xml
 "$PY" "$T/check_tls.py" srtp "$T/tls-srtp" "$MIN" "$MAX" || fail "TLS late offer not transcrypted"
-tls_call udp-bridge udp carol2 late_uac.xml
+tls_call udp-bridge udp carol2 late_uac.xml late_callee_srtp.xml
 "$PY" "$T/check_tls.py" bridge "$T/udp-bridge" "$MIN" "$MAX" || fail "UDP caller of a TLS callee not bridged"
 
 # keys never reach the log

@@ -159,6 +159,7 @@ TEST(call_media_answer_refused)
 TEST(call_media_find)
 TEST(call_media_late)
 TEST(call_media_late_refused)
+TEST(call_media_reinvite_no_sdp)
 /* provisioning (issue 8) */
 TEST(prov_mac)
 TEST(prov_golden)

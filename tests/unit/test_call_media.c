@@ -497,3 +497,73 @@ out:
 		TEST_FAIL("a late offer that cannot be satisfied was not refused safely");
 	return 0;
 }
+
+/* A re-INVITE without SDP (RFC 3264 8): the other side offers in its 2xx,
+ * the sender answers in its ACK. A good offer is anchored like any
+ * re-offer; one that drops SRTP on a leg that uses it still reaches the
+ * sender (RFC 3261 13.3.1.4) with the stream disabled, and the ACK's answer
+ * reaches the offerer rejecting it - nothing flows in the clear. */
+int test_call_media_reinvite_no_sdp(void)
+{
+	struct sps_loop *loop = NULL;
+	struct sps_cmedia_tab *t = NULL;
+	struct sps_cmedia *cm = NULL;
+	struct sps_cmedia_res off = {0}, ans = {0}, o2 = {0}, a2 = {0}, o3 = {0}, a3 = {0};
+	char a[1024], b[1024];
+	struct seen s1, s0, so2, sa2, so3, sa3;
+	int rc = 1, err;
+	if (tab_open(&loop, &t))
+		goto out;
+	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFFER, .tls = true},
+					   {.mode = SPS_SRTP_OFFER, .tls = true}};
+	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
+	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
+	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
+	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &off) || see(&off, &s1) ||
+	    sdp_make(b, sizeof(b), 5000, KEY_B, NULL) ||
+	    sps__cmedia_answer(cm, 0, true, sps_slice_cstr(b), &ans) || see(&ans, &s0))
+		goto out;
+	/* the caller re-INVITEs without SDP: the callee (side 1) offers */
+	if (sps__cmedia_ack_answer_pending(cm, 0) ||
+	    sdp_make(b, sizeof(b), 5010, KEY_A, NULL) ||
+	    sps__cmedia_reoffer_2xx(cm, 1, sps_slice_cstr(b), &o2) || see(&o2, &so2))
+		goto out;
+	/* for the caller: its relay port, its leg's key, not the callee's */
+	if (so2.port != s0.port || strcmp(so2.key, s0.key) || !strcmp(so2.key, KEY_A) ||
+	    strcmp(so2.proto, "RTP/SAVP") || !o2.keys)
+		goto out;
+	if (!sps__cmedia_ack_answer_pending(cm, 0) || sps__cmedia_ack_answer_pending(cm, 1) ||
+	    sdp_make(a, sizeof(a), 4010, KEY_B, NULL) ||
+	    sps__cmedia_ack_answer(cm, SPS_SLICE_LIT("application/sdp"), sps_slice_cstr(a), &a2) ||
+	    see(&a2, &sa2))
+		goto out;
+	/* for the callee: its relay port, the tag it offered, sipsec's key */
+	if (sa2.port != s1.port || sa2.tag != 7 || strcmp(sa2.key, s1.key) ||
+	    !strcmp(sa2.key, KEY_B) || sps__cmedia_ack_answer_pending(cm, 0))
+		goto out;
+	/* again, the callee now offering plain RTP on its SRTP leg: refused */
+	sdp_make(b, sizeof(b), 5020, NULL, NULL);
+	err = sps__cmedia_reoffer_2xx(cm, 1, sps_slice_cstr(b), &o3);
+	if (err != EACCES || !o3.reason || see(&o3, &so3) || so3.port || so3.ncrypto || o3.keys)
+		goto out;
+	sdp_make(a, sizeof(a), 4020, NULL, NULL);
+	err = sps__cmedia_ack_answer(cm, SPS_SLICE_LIT("application/sdp"), sps_slice_cstr(a), &a3);
+	if (err != EACCES || see(&a3, &sa3) || sa3.port || sa3.ncrypto ||
+	    sps__cmedia_ack_answer_pending(cm, 0))
+		goto out;
+	rc = 0;
+out:
+	sps__cmedia_body_free(off.body, off.len);
+	sps__cmedia_body_free(ans.body, ans.len);
+	sps__cmedia_body_free(o2.body, o2.len);
+	sps__cmedia_body_free(a2.body, a2.len);
+	sps__cmedia_body_free(o3.body, o3.len);
+	sps__cmedia_body_free(a3.body, a3.len);
+	sps_mem_deref(cm);
+	sps__cmedia_tab_free(t);
+	if (loop)
+		sps_loop_free(loop);
+	if (rc)
+		TEST_FAIL("offer in the 2xx to a re-INVITE without SDP not anchored or not refused");
+	return 0;
+}
