@@ -70,6 +70,57 @@ static int tab_open(struct sps_loop **loop, struct sps_cmedia_tab **t)
 	return rc ? rc : sps__cmedia_tab_new(t, *loop, &c, err, sizeof(err));
 }
 
+/* A test's loop, call table and call (cm), and the two sides of its calls:
+ * TLS peers at 127.0.0.1:5061 (caller) and :5062 (callee), UDP ones at
+ * :5060. fx_close frees what fx_open made and the call. */
+struct fx {
+	struct sps_loop *loop;
+	struct sps_cmedia_tab *t;
+	struct sps_cmedia *cm;
+	struct sps_cmedia_side sides[2];
+};
+
+static void fx_side(struct fx *f, unsigned i, enum sps_srtp_mode mode, bool tls)
+{
+	f->sides[i].mode = mode;
+	f->sides[i].tls = tls;
+	sps_sa_set_str(&f->sides[i].peer, "127.0.0.1", tls ? (uint16_t)(5061 + i) : 5060);
+}
+
+static int fx_open(struct fx *f, enum sps_srtp_mode m0, bool tls0, enum sps_srtp_mode m1,
+		   bool tls1)
+{
+	memset(f, 0, sizeof(*f));
+	fx_side(f, 0, m0, tls0);
+	fx_side(f, 1, m1, tls1);
+	return tab_open(&f->loop, &f->t);
+}
+
+/* End the current call: its session and the test's reference. */
+static void fx_end(struct fx *f)
+{
+	if (f->cm)
+		sps__cmedia_end(f->cm);
+	f->cm = sps_mem_deref(f->cm);
+}
+
+static void fx_close(struct fx *f)
+{
+	sps_mem_deref(f->cm); /* a session still alive: the table frees it */
+	sps__cmedia_tab_free(f->t);
+	if (f->loop)
+		sps_loop_free(f->loop);
+}
+
+/* Free the SDPs of results (their keys wiped), ready for reuse. */
+static void res_free(struct sps_cmedia_res *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		sps__cmedia_body_free(r[i].body, r[i].len);
+		r[i].body = NULL;
+	}
+}
+
 static const struct sps_slice CID = SPS_SLICE_LIT("call-1"), TAG = SPS_SLICE_LIT("tag-a");
 static const struct sps_slice TAG_B = SPS_SLICE_LIT("tag-b");
 
@@ -94,29 +145,23 @@ int test_call_media_is_sdp(void)
  * every SDP on the relay, each leg its own key; then a hold from the callee. */
 int test_call_media_transcrypt(void)
 {
-	struct sps_loop *loop = NULL;
-	struct sps_cmedia_tab *t = NULL;
-	struct sps_cmedia *cm = NULL;
-	struct sps_cmedia_res off = {0}, ans = {0}, hold = {0}, fork = {0};
+	struct fx f;
+	struct sps_cmedia_res r[4] = {{0}}; /* offer, answer, fork, hold */
 	char a[1024], b[1024];
 	struct seen s1, s0, sh, sf;
 	int rc = 1;
-	if (tab_open(&loop, &t))
-		goto out;
-	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFFER, .tls = true},
-					   {.mode = SPS_SRTP_OFFER, .tls = true}};
-	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
-	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
-	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
-	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &off) || see(&off, &s1))
+	if (fx_open(&f, SPS_SRTP_OFFER, true, SPS_SRTP_OFFER, true) ||
+	    sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
+	    sps__cmedia_invite(f.t, CID, TAG, f.sides, sps_slice_cstr(a), &f.cm, &r[0]) ||
+	    see(&r[0], &s1))
 		goto out;
 	/* the callee's offer: our address and port, SRTP with a key of ours */
 	if (strcmp(s1.addr, "127.0.0.1") || strcmp(s1.proto, "RTP/SAVP") || s1.ncrypto != 1 ||
-	    s1.tag != 1 || !strcmp(s1.key, KEY_A) || s1.port == 4000 || !off.keys ||
-	    sps__cmedia_count(t) != 1)
+	    s1.tag != 1 || !strcmp(s1.key, KEY_A) || s1.port == 4000 || !r[0].keys ||
+	    sps__cmedia_count(f.t) != 1)
 		goto out;
 	if (sdp_make(b, sizeof(b), 5000, KEY_B, NULL) ||
-	    sps__cmedia_answer(cm, 0, true, sps_slice_cstr(b), &ans) || see(&ans, &s0))
+	    sps__cmedia_answer(f.cm, 0, true, sps_slice_cstr(b), &r[1]) || see(&r[1], &s0))
 		goto out;
 	/* the caller's answer: the tag it offered (RFC 4568 9.1), another key */
 	if (strcmp(s0.proto, "RTP/SAVP") || s0.tag != 7 || !strcmp(s0.key, KEY_B) ||
@@ -124,31 +169,25 @@ int test_call_media_transcrypt(void)
 	    s0.port == 5000)
 		goto out;
 	/* a 2xx from a second fork: its stream rejected towards the caller */
-	if (sps__cmedia_reject(cm, 0, sps_slice_cstr(b), &fork) || see(&fork, &sf) || sf.port ||
-	    sf.ncrypto || fork.keys)
+	if (sps__cmedia_reject(f.cm, 0, sps_slice_cstr(b), &r[2]) || see(&r[2], &sf) || sf.port ||
+	    sf.ncrypto || r[2].keys)
 		goto out;
 	unsigned side = 9;
-	if (sps__cmedia_find(t, CID, SPS_SLICE_LIT("tag-b"), TAG, &side) != cm || side != 1)
+	if (sps__cmedia_find(f.t, CID, SPS_SLICE_LIT("tag-b"), TAG, &side) != f.cm || side != 1)
 		goto out;
 	/* hold from the callee (RFC 3264 8.4): sendonly goes on, same leg key */
 	if (sdp_make(b, sizeof(b), 5000, KEY_B, "a=sendonly\r\n") ||
-	    sps__cmedia_reoffer(cm, 1, sps_slice_cstr(b), &hold) || see(&hold, &sh))
+	    sps__cmedia_reoffer(f.cm, 1, sps_slice_cstr(b), &r[3]) || see(&r[3], &sh))
 		goto out;
 	if (sh.dir != SPS_SDP_SENDONLY || sh.port != s0.port || strcmp(sh.key, s0.key))
 		goto out;
-	sps__cmedia_end(cm);
-	if (sps__cmedia_count(t) != 0)
+	fx_end(&f);
+	if (sps__cmedia_count(f.t) != 0)
 		goto out;
 	rc = 0;
 out:
-	sps__cmedia_body_free(off.body, off.len);
-	sps__cmedia_body_free(ans.body, ans.len);
-	sps__cmedia_body_free(hold.body, hold.len);
-	sps__cmedia_body_free(fork.body, fork.len);
-	sps_mem_deref(cm);
-	sps__cmedia_tab_free(t);
-	if (loop)
-		sps_loop_free(loop);
+	res_free(r, 4);
+	fx_close(&f);
 	if (rc)
 		TEST_FAIL("transcrypting offer/answer through the relay failed");
 	return 0;
@@ -157,56 +196,45 @@ out:
 /* The key-leak guard and the refusals. */
 int test_call_media_guard(void)
 {
-	struct sps_loop *loop = NULL;
-	struct sps_cmedia_tab *t = NULL;
-	struct sps_cmedia *cm = NULL;
-	struct sps_cmedia_res off = {0}, ans = {0}, r = {0};
+	struct fx f;
+	struct sps_cmedia_res r[3] = {{0}}; /* offer, answer, refusals */
 	char a[1024], b[1024];
 	struct seen s1, s0;
 	int rc = 1;
-	if (tab_open(&loop, &t))
+	if (fx_open(&f, SPS_SRTP_OFFER, true, SPS_SRTP_OFFER, false))
 		goto out;
-	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFFER, .tls = true},
-					   {.mode = SPS_SRTP_OFFER, .tls = false}};
-	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
-	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5060);
 	/* callee over UDP: plain RTP offered to it, no a=crypto (bridge) */
 	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
-	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &off) || see(&off, &s1) ||
-	    strcmp(s1.proto, "RTP/AVP") || s1.ncrypto || off.keys ||
-	    memmem(off.body, off.len, "crypto", 6))
+	    sps__cmedia_invite(f.t, CID, TAG, f.sides, sps_slice_cstr(a), &f.cm, &r[0]) ||
+	    see(&r[0], &s1) || strcmp(s1.proto, "RTP/AVP") || s1.ncrypto || r[0].keys ||
+	    memmem(r[0].body, r[0].len, "crypto", 6))
 		goto out;
 	if (sdp_make(b, sizeof(b), 5000, NULL, NULL) ||
-	    sps__cmedia_answer(cm, 0, true, sps_slice_cstr(b), &ans) || see(&ans, &s0) ||
+	    sps__cmedia_answer(f.cm, 0, true, sps_slice_cstr(b), &r[1]) || see(&r[1], &s0) ||
 	    strcmp(s0.proto, "RTP/SAVP") || s0.ncrypto != 1 || !strcmp(s0.key, KEY_A))
 		goto out;
-	sps__cmedia_end(cm);
-	cm = sps_mem_deref(cm);
+	fx_end(&f);
 	/* callee require, caller plain over UDP: 488 with Warning 305 */
-	sides[0].tls = false;
-	sides[1].mode = SPS_SRTP_REQUIRE;
-	sides[1].tls = true;
+	fx_side(&f, 0, SPS_SRTP_OFFER, false);
+	fx_side(&f, 1, SPS_SRTP_REQUIRE, true);
 	if (sdp_make(a, sizeof(a), 4000, NULL, NULL) ||
-	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &r) != EACCES ||
-	    r.warn_code != 305 || !r.reason || r.body || cm || sps__cmedia_count(t) != 0)
+	    sps__cmedia_invite(f.t, CID, TAG, f.sides, sps_slice_cstr(a), &f.cm, &r[2]) != EACCES ||
+	    r[2].warn_code != 305 || !r[2].reason || r[2].body || f.cm || sps__cmedia_count(f.t) != 0)
 		goto out;
 	/* keys offered over UDP are not answered with keys: refused */
-	sides[1].mode = SPS_SRTP_OFFER;
+	f.sides[1].mode = SPS_SRTP_OFFER;
 	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
-	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &r) != EACCES ||
-	    r.warn_code != 399)
+	    sps__cmedia_invite(f.t, CID, TAG, f.sides, sps_slice_cstr(a), &f.cm, &r[2]) != EACCES ||
+	    r[2].warn_code != 399)
 		goto out;
 	/* an SDP without an RTP stream */
-	if (sps__cmedia_invite(t, CID, TAG, sides, SPS_SLICE_LIT("v=0\r\n"), &cm, &r) != EBADMSG)
+	if (sps__cmedia_invite(f.t, CID, TAG, f.sides, SPS_SLICE_LIT("v=0\r\n"), &f.cm, &r[2]) !=
+	    EBADMSG)
 		goto out;
 	rc = 0;
 out:
-	sps__cmedia_body_free(off.body, off.len);
-	sps__cmedia_body_free(ans.body, ans.len);
-	sps_mem_deref(cm);
-	sps__cmedia_tab_free(t);
-	if (loop)
-		sps_loop_free(loop);
+	res_free(r, 3);
+	fx_close(&f);
 	if (rc)
 		TEST_FAIL("key-leak guard / refusal case failed");
 	return 0;
@@ -216,33 +244,22 @@ out:
  * rejected towards the caller (port 0, no keys), never left unprotected. */
 int test_call_media_answer_refused(void)
 {
-	struct sps_loop *loop = NULL;
-	struct sps_cmedia_tab *t = NULL;
-	struct sps_cmedia *cm = NULL;
-	struct sps_cmedia_res off = {0}, ans = {0};
+	struct fx f;
+	struct sps_cmedia_res r[2] = {{0}}; /* offer, answer */
 	char a[1024], b[1024];
 	struct seen s0;
 	int rc = 1;
-	if (tab_open(&loop, &t))
-		goto out;
-	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_REQUIRE, .tls = true},
-					   {.mode = SPS_SRTP_OFFER, .tls = true}};
-	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
-	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
-	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
-	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &off) ||
+	if (fx_open(&f, SPS_SRTP_REQUIRE, true, SPS_SRTP_OFFER, true) ||
+	    sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
+	    sps__cmedia_invite(f.t, CID, TAG, f.sides, sps_slice_cstr(a), &f.cm, &r[0]) ||
 	    sdp_make(b, sizeof(b), 5000, NULL, NULL) ||
-	    sps__cmedia_answer(cm, 0, true, sps_slice_cstr(b), &ans) != EACCES || see(&ans, &s0) ||
-	    s0.port != 0 || s0.ncrypto || ans.keys)
+	    sps__cmedia_answer(f.cm, 0, true, sps_slice_cstr(b), &r[1]) != EACCES ||
+	    see(&r[1], &s0) || s0.port != 0 || s0.ncrypto || r[1].keys)
 		goto out;
 	rc = 0;
 out:
-	sps__cmedia_body_free(off.body, off.len);
-	sps__cmedia_body_free(ans.body, ans.len);
-	sps_mem_deref(cm); /* its session still lives: the table frees it */
-	sps__cmedia_tab_free(t);
-	if (loop)
-		sps_loop_free(loop);
+	res_free(r, 2);
+	fx_close(&f);
 	if (rc)
 		TEST_FAIL("a plain answer to an RTP/SAVP offer was not rejected");
 	return 0;
@@ -335,92 +352,75 @@ int test_call_media_find(void)
  * a=crypto towards the caller (RFC 4568 8.3). */
 int test_call_media_late(void)
 {
-	struct sps_loop *loop = NULL;
-	struct sps_cmedia_tab *t = NULL;
-	struct sps_cmedia *cm = NULL;
-	struct sps_cmedia_res r0 = {0}, off = {0}, off2 = {0}, ans = {0}, again = {0};
+	struct fx f;
+	enum { R0, OFF, OFF2, ANS, AGAIN, NRES };
+	struct sps_cmedia_res r[NRES] = {{0}};
 	char a[1024], b[1024];
 	struct seen s0, s0b, s1;
 	int rc = 1;
-	if (tab_open(&loop, &t))
-		goto out;
-	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFFER, .tls = true},
-					   {.mode = SPS_SRTP_OFFER, .tls = true}};
-	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
-	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
-	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_LIT("sip:a@127.0.0.1:5061"), &cm, &r0) ||
-	    !sps__cmedia_late_pending(cm) || sps__cmedia_count(t) != 1 ||
-	    strcmp(sps__cmedia_late_target(cm), "sip:a@127.0.0.1:5061"))
+	const struct sps_slice ct = SPS_SLICE_LIT("application/sdp");
+	if (fx_open(&f, SPS_SRTP_OFFER, true, SPS_SRTP_OFFER, true) ||
+	    sps__cmedia_late(f.t, CID, TAG, f.sides, SPS_SLICE_LIT("sip:a@127.0.0.1:5061"), &f.cm,
+			     &r[R0]) ||
+	    !sps__cmedia_late_pending(f.cm) || sps__cmedia_count(f.t) != 1 ||
+	    strcmp(sps__cmedia_late_target(f.cm), "sip:a@127.0.0.1:5061"))
 		goto out;
 	/* the callee's offer, rewritten for the caller: relay, fresh key, tag 1 */
 	if (sdp_make(b, sizeof(b), 5000, KEY_B, NULL) ||
-	    sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off) || see(&off, &s0) ||
+	    sps__cmedia_late_offer(f.cm, TAG_B, sps_slice_cstr(b), &r[OFF]) || see(&r[OFF], &s0) ||
 	    strcmp(s0.addr, "127.0.0.1") || strcmp(s0.proto, "RTP/SAVP") || s0.ncrypto != 1 ||
-	    s0.tag != 1 || !strcmp(s0.key, KEY_B) || s0.port == 5000 || !s0.port || !off.keys)
+	    s0.tag != 1 || !strcmp(s0.key, KEY_B) || s0.port == 5000 || !s0.port || !r[OFF].keys)
 		goto out;
 	/* the 2xx retransmitted: the same offer */
-	if (sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off2) || see(&off2, &s0b) ||
-	    s0b.port != s0.port || strcmp(s0b.key, s0.key))
+	if (sps__cmedia_late_offer(f.cm, TAG_B, sps_slice_cstr(b), &r[OFF2]) ||
+	    see(&r[OFF2], &s0b) || s0b.port != s0.port || strcmp(s0b.key, s0.key))
 		goto out;
 	/* the ACK of another fork's dialog is not the answer */
-	if (sps__cmedia_late_answer(cm, SPS_SLICE_LIT("tag-c"), SPS_SLICE_LIT("application/sdp"),
-				    SPS_SLICE_LIT("v=0\r\n"), &again) != EALREADY ||
-	    again.body || !sps__cmedia_late_pending(cm))
+	if (sps__cmedia_late_answer(f.cm, SPS_SLICE_LIT("tag-c"), ct, SPS_SLICE_LIT("v=0\r\n"),
+				    &r[AGAIN]) != EALREADY ||
+	    r[AGAIN].body || !sps__cmedia_late_pending(f.cm))
 		goto out;
 	/* the caller's answer in the ACK, rewritten for the callee */
 	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
-	    sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_LIT("application/sdp"), sps_slice_cstr(a),
-				    &ans) ||
-	    see(&ans, &s1) || strcmp(s1.addr, "127.0.0.1") || strcmp(s1.proto, "RTP/SAVP") ||
+	    sps__cmedia_late_answer(f.cm, TAG_B, ct, sps_slice_cstr(a), &r[ANS]) ||
+	    see(&r[ANS], &s1) || strcmp(s1.addr, "127.0.0.1") || strcmp(s1.proto, "RTP/SAVP") ||
 	    s1.ncrypto != 1 || s1.tag != 7 || !strcmp(s1.key, KEY_A) || !strcmp(s1.key, KEY_B) ||
 	    !strcmp(s1.key, s0.key) || s1.port == s0.port || s1.port == 4000 ||
-	    !sps__cmedia_late_pending(cm))
+	    !sps__cmedia_late_pending(f.cm))
 		goto out;
 	/* the ACK retransmitted (the 2xx was seen again): the same rewrite;
 	 * a later ACK without SDP (a re-INVITE's) is not a late answer */
-	if (sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_LIT("application/sdp"), sps_slice_cstr(a),
-				    &again) || see(&again, &s0b) || s0b.port != s1.port ||
-	    strcmp(s0b.key, s1.key))
+	if (sps__cmedia_late_answer(f.cm, TAG_B, ct, sps_slice_cstr(a), &r[AGAIN]) ||
+	    see(&r[AGAIN], &s0b) || s0b.port != s1.port || strcmp(s0b.key, s1.key))
 		goto out;
-	sps__cmedia_body_free(again.body, again.len);
-	again.body = NULL;
-	if (sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_NULL, SPS_SLICE_NULL, &again) != EALREADY ||
-	    again.body)
+	res_free(&r[AGAIN], 1);
+	if (sps__cmedia_late_answer(f.cm, TAG_B, SPS_SLICE_NULL, SPS_SLICE_NULL, &r[AGAIN]) !=
+		    EALREADY ||
+	    r[AGAIN].body)
 		goto out;
 	/* and the 2xx retransmitted after the ACK: still the same offer */
-	sps__cmedia_body_free(off2.body, off2.len);
-	off2.body = NULL;
-	if (sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off2) || see(&off2, &s0b) ||
-	    s0b.port != s0.port || strcmp(s0b.key, s0.key))
+	res_free(&r[OFF2], 1);
+	if (sps__cmedia_late_offer(f.cm, TAG_B, sps_slice_cstr(b), &r[OFF2]) ||
+	    see(&r[OFF2], &s0b) || s0b.port != s0.port || strcmp(s0b.key, s0.key))
 		goto out;
-	sps__cmedia_end(cm);
-	cm = sps_mem_deref(cm);
-	sps__cmedia_body_free(off.body, off.len);
-	sps__cmedia_body_free(ans.body, ans.len);
-	off.body = ans.body = NULL;
+	fx_end(&f);
+	res_free(r, NRES);
 	/* caller over UDP: the callee's keys stay on the TLS leg (bridge) */
-	sides[0].tls = false;
-	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_NULL, &cm, &r0) ||
-	    sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off) || see(&off, &s0) ||
-	    strcmp(s0.proto, "RTP/AVP") || s0.ncrypto || off.keys ||
-	    memmem(off.body, off.len, "crypto", 6) || !s0.port)
+	fx_side(&f, 0, SPS_SRTP_OFFER, false);
+	if (sps__cmedia_late(f.t, CID, TAG, f.sides, SPS_SLICE_NULL, &f.cm, &r[R0]) ||
+	    sps__cmedia_late_offer(f.cm, TAG_B, sps_slice_cstr(b), &r[OFF]) || see(&r[OFF], &s0) ||
+	    strcmp(s0.proto, "RTP/AVP") || s0.ncrypto || r[OFF].keys ||
+	    memmem(r[OFF].body, r[OFF].len, "crypto", 6) || !s0.port)
 		goto out;
 	if (sdp_make(a, sizeof(a), 4000, NULL, NULL) ||
-	    sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_LIT("application/sdp"), sps_slice_cstr(a),
-				    &ans) ||
-	    see(&ans, &s1) || strcmp(s1.proto, "RTP/SAVP") || s1.ncrypto != 1 || !ans.keys ||
+	    sps__cmedia_late_answer(f.cm, TAG_B, ct, sps_slice_cstr(a), &r[ANS]) ||
+	    see(&r[ANS], &s1) || strcmp(s1.proto, "RTP/SAVP") || s1.ncrypto != 1 || !r[ANS].keys ||
 	    !strcmp(s1.key, KEY_B) || !s1.port)
 		goto out;
 	rc = 0;
 out:
-	sps__cmedia_body_free(off.body, off.len);
-	sps__cmedia_body_free(off2.body, off2.len);
-	sps__cmedia_body_free(ans.body, ans.len);
-	sps__cmedia_body_free(again.body, again.len);
-	sps_mem_deref(cm);
-	sps__cmedia_tab_free(t);
-	if (loop)
-		sps_loop_free(loop);
+	res_free(r, NRES);
+	fx_close(&f);
 	if (rc)
 		TEST_FAIL("late offer through the relay failed");
 	return 0;
@@ -432,67 +432,54 @@ out:
  * an ACK without the answer ends it as well. Never a silent downgrade. */
 int test_call_media_late_refused(void)
 {
-	struct sps_loop *loop = NULL;
-	struct sps_cmedia_tab *t = NULL;
-	struct sps_cmedia *cm = NULL;
-	struct sps_cmedia_res r0 = {0}, off = {0}, ans = {0};
+	struct fx f;
+	enum { R0, OFF, ANS, NRES };
+	struct sps_cmedia_res r[NRES] = {{0}};
 	char a[1024], b[1024];
 	struct seen s0, s1;
 	int rc = 1;
 	const struct sps_slice ct = SPS_SLICE_LIT("application/sdp");
-	if (tab_open(&loop, &t))
-		goto out;
 	/* callee require over TLS, caller off over UDP: refused */
-	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFF, .tls = false},
-					   {.mode = SPS_SRTP_REQUIRE, .tls = true}};
-	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5060);
-	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
-	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_NULL, &cm, &r0) ||
+	if (fx_open(&f, SPS_SRTP_OFF, false, SPS_SRTP_REQUIRE, true) ||
+	    sps__cmedia_late(f.t, CID, TAG, f.sides, SPS_SLICE_NULL, &f.cm, &r[R0]) ||
 	    sdp_make(b, sizeof(b), 5000, KEY_B, NULL) ||
-	    sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off) != EACCES || !off.reason ||
-	    !off.warn_code || see(&off, &s0) || s0.port || s0.ncrypto || off.keys ||
-	    memmem(off.body, off.len, KEY_B, strlen(KEY_B)) || !sps__cmedia_late_pending(cm))
+	    sps__cmedia_late_offer(f.cm, TAG_B, sps_slice_cstr(b), &r[OFF]) != EACCES ||
+	    !r[OFF].reason || !r[OFF].warn_code || see(&r[OFF], &s0) || s0.port || s0.ncrypto ||
+	    r[OFF].keys || memmem(r[OFF].body, r[OFF].len, KEY_B, strlen(KEY_B)) ||
+	    !sps__cmedia_late_pending(f.cm))
 		goto out;
 	if (sdp_make(a, sizeof(a), 0, NULL, NULL) ||
-	    sps__cmedia_late_answer(cm, TAG_B, ct, sps_slice_cstr(a), &ans) != EACCES || !ans.reason ||
-	    see(&ans, &s1) || s1.port || s1.ncrypto || ans.keys || sps__cmedia_late_pending(cm))
+	    sps__cmedia_late_answer(f.cm, TAG_B, ct, sps_slice_cstr(a), &r[ANS]) != EACCES ||
+	    !r[ANS].reason || see(&r[ANS], &s1) || s1.port || s1.ncrypto || r[ANS].keys ||
+	    sps__cmedia_late_pending(f.cm))
 		goto out;
-	sps__cmedia_end(cm);
-	cm = sps_mem_deref(cm);
-	sps__cmedia_body_free(off.body, off.len);
-	sps__cmedia_body_free(ans.body, ans.len);
-	off.body = ans.body = NULL;
+	fx_end(&f);
+	res_free(r, NRES);
 	/* both off over UDP, plain RTP: fine until the ACK comes without SDP */
-	sides[1].mode = SPS_SRTP_OFF;
-	sides[1].tls = false;
-	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_NULL, &cm, &r0) ||
+	fx_side(&f, 1, SPS_SRTP_OFF, false);
+	if (sps__cmedia_late(f.t, CID, TAG, f.sides, SPS_SLICE_NULL, &f.cm, &r[R0]) ||
 	    sdp_make(b, sizeof(b), 5000, NULL, NULL) ||
-	    sps__cmedia_late_offer(cm, TAG_B, sps_slice_cstr(b), &off) || see(&off, &s0) || !s0.port ||
-	    strcmp(s0.proto, "RTP/AVP") ||
-	    sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_NULL, SPS_SLICE_NULL, &ans) != EACCES ||
-	    ans.body || !ans.reason)
+	    sps__cmedia_late_offer(f.cm, TAG_B, sps_slice_cstr(b), &r[OFF]) || see(&r[OFF], &s0) ||
+	    !s0.port || strcmp(s0.proto, "RTP/AVP") ||
+	    sps__cmedia_late_answer(f.cm, TAG_B, SPS_SLICE_NULL, SPS_SLICE_NULL, &r[ANS]) != EACCES ||
+	    r[ANS].body || !r[ANS].reason)
 		goto out;
-	sps__cmedia_end(cm);
-	cm = sps_mem_deref(cm);
+	fx_end(&f);
 	/* no SDP in the 2xx nor the ACK: a dialog without media (ENOENT) */
-	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_NULL, &cm, &r0) ||
-	    sps__cmedia_late_answer(cm, TAG_B, SPS_SLICE_NULL, SPS_SLICE_NULL, &ans) != ENOENT ||
-	    ans.body || sps__cmedia_late_pending(cm))
+	if (sps__cmedia_late(f.t, CID, TAG, f.sides, SPS_SLICE_NULL, &f.cm, &r[R0]) ||
+	    sps__cmedia_late_answer(f.cm, TAG_B, SPS_SLICE_NULL, SPS_SLICE_NULL, &r[ANS]) != ENOENT ||
+	    r[ANS].body || sps__cmedia_late_pending(f.cm))
 		goto out;
-	sps__cmedia_end(cm);
-	cm = sps_mem_deref(cm);
+	fx_end(&f);
 	/* no SDP in the 2xx but one in the ACK: media past the relay, ended */
-	if (sps__cmedia_late(t, CID, TAG, sides, SPS_SLICE_NULL, &cm, &r0) ||
-	    sps__cmedia_late_answer(cm, TAG_B, ct, sps_slice_cstr(a), &ans) != EACCES || ans.body)
+	if (sps__cmedia_late(f.t, CID, TAG, f.sides, SPS_SLICE_NULL, &f.cm, &r[R0]) ||
+	    sps__cmedia_late_answer(f.cm, TAG_B, ct, sps_slice_cstr(a), &r[ANS]) != EACCES ||
+	    r[ANS].body)
 		goto out;
 	rc = 0;
 out:
-	sps__cmedia_body_free(off.body, off.len);
-	sps__cmedia_body_free(ans.body, ans.len);
-	sps_mem_deref(cm);
-	sps__cmedia_tab_free(t);
-	if (loop)
-		sps_loop_free(loop);
+	res_free(r, NRES);
+	fx_close(&f);
 	if (rc)
 		TEST_FAIL("a late offer that cannot be satisfied was not refused safely");
 	return 0;
@@ -505,64 +492,50 @@ out:
  * reaches the offerer rejecting it - nothing flows in the clear. */
 int test_call_media_reinvite_no_sdp(void)
 {
-	struct sps_loop *loop = NULL;
-	struct sps_cmedia_tab *t = NULL;
-	struct sps_cmedia *cm = NULL;
-	struct sps_cmedia_res off = {0}, ans = {0}, o2 = {0}, a2 = {0}, o3 = {0}, a3 = {0};
+	struct fx f;
+	enum { OFF, ANS, O2, A2, O3, A3, NRES };
+	struct sps_cmedia_res r[NRES] = {{0}};
 	char a[1024], b[1024];
 	struct seen s1, s0, so2, sa2, so3, sa3;
 	int rc = 1, err;
-	if (tab_open(&loop, &t))
-		goto out;
-	struct sps_cmedia_side sides[2] = {{.mode = SPS_SRTP_OFFER, .tls = true},
-					   {.mode = SPS_SRTP_OFFER, .tls = true}};
-	sps_sa_set_str(&sides[0].peer, "127.0.0.1", 5061);
-	sps_sa_set_str(&sides[1].peer, "127.0.0.1", 5062);
-	if (sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
-	    sps__cmedia_invite(t, CID, TAG, sides, sps_slice_cstr(a), &cm, &off) || see(&off, &s1) ||
-	    sdp_make(b, sizeof(b), 5000, KEY_B, NULL) ||
-	    sps__cmedia_answer(cm, 0, true, sps_slice_cstr(b), &ans) || see(&ans, &s0))
+	const struct sps_slice ct = SPS_SLICE_LIT("application/sdp");
+	if (fx_open(&f, SPS_SRTP_OFFER, true, SPS_SRTP_OFFER, true) ||
+	    sdp_make(a, sizeof(a), 4000, KEY_A, NULL) ||
+	    sps__cmedia_invite(f.t, CID, TAG, f.sides, sps_slice_cstr(a), &f.cm, &r[OFF]) ||
+	    see(&r[OFF], &s1) || sdp_make(b, sizeof(b), 5000, KEY_B, NULL) ||
+	    sps__cmedia_answer(f.cm, 0, true, sps_slice_cstr(b), &r[ANS]) || see(&r[ANS], &s0))
 		goto out;
 	/* the caller re-INVITEs without SDP: the callee (side 1) offers */
-	if (sps__cmedia_ack_answer_pending(cm, 0) ||
-	    sdp_make(b, sizeof(b), 5010, KEY_A, NULL) ||
-	    sps__cmedia_reoffer_2xx(cm, 1, sps_slice_cstr(b), &o2) || see(&o2, &so2))
+	if (sps__cmedia_ack_answer_pending(f.cm, 0) || sdp_make(b, sizeof(b), 5010, KEY_A, NULL) ||
+	    sps__cmedia_reoffer_2xx(f.cm, 1, sps_slice_cstr(b), &r[O2]) || see(&r[O2], &so2))
 		goto out;
 	/* for the caller: its relay port, its leg's key, not the callee's */
 	if (so2.port != s0.port || strcmp(so2.key, s0.key) || !strcmp(so2.key, KEY_A) ||
-	    strcmp(so2.proto, "RTP/SAVP") || !o2.keys)
+	    strcmp(so2.proto, "RTP/SAVP") || !r[O2].keys)
 		goto out;
-	if (!sps__cmedia_ack_answer_pending(cm, 0) || sps__cmedia_ack_answer_pending(cm, 1) ||
+	if (!sps__cmedia_ack_answer_pending(f.cm, 0) || sps__cmedia_ack_answer_pending(f.cm, 1) ||
 	    sdp_make(a, sizeof(a), 4010, KEY_B, NULL) ||
-	    sps__cmedia_ack_answer(cm, SPS_SLICE_LIT("application/sdp"), sps_slice_cstr(a), &a2) ||
-	    see(&a2, &sa2))
+	    sps__cmedia_ack_answer(f.cm, ct, sps_slice_cstr(a), &r[A2]) || see(&r[A2], &sa2))
 		goto out;
 	/* for the callee: its relay port, the tag it offered, sipsec's key */
 	if (sa2.port != s1.port || sa2.tag != 7 || strcmp(sa2.key, s1.key) ||
-	    !strcmp(sa2.key, KEY_B) || sps__cmedia_ack_answer_pending(cm, 0))
+	    !strcmp(sa2.key, KEY_B) || sps__cmedia_ack_answer_pending(f.cm, 0))
 		goto out;
 	/* again, the callee now offering plain RTP on its SRTP leg: refused */
 	sdp_make(b, sizeof(b), 5020, NULL, NULL);
-	err = sps__cmedia_reoffer_2xx(cm, 1, sps_slice_cstr(b), &o3);
-	if (err != EACCES || !o3.reason || see(&o3, &so3) || so3.port || so3.ncrypto || o3.keys)
+	err = sps__cmedia_reoffer_2xx(f.cm, 1, sps_slice_cstr(b), &r[O3]);
+	if (err != EACCES || !r[O3].reason || see(&r[O3], &so3) || so3.port || so3.ncrypto ||
+	    r[O3].keys)
 		goto out;
 	sdp_make(a, sizeof(a), 4020, NULL, NULL);
-	err = sps__cmedia_ack_answer(cm, SPS_SLICE_LIT("application/sdp"), sps_slice_cstr(a), &a3);
-	if (err != EACCES || see(&a3, &sa3) || sa3.port || sa3.ncrypto ||
-	    sps__cmedia_ack_answer_pending(cm, 0))
+	err = sps__cmedia_ack_answer(f.cm, ct, sps_slice_cstr(a), &r[A3]);
+	if (err != EACCES || see(&r[A3], &sa3) || sa3.port || sa3.ncrypto ||
+	    sps__cmedia_ack_answer_pending(f.cm, 0))
 		goto out;
 	rc = 0;
 out:
-	sps__cmedia_body_free(off.body, off.len);
-	sps__cmedia_body_free(ans.body, ans.len);
-	sps__cmedia_body_free(o2.body, o2.len);
-	sps__cmedia_body_free(a2.body, a2.len);
-	sps__cmedia_body_free(o3.body, o3.len);
-	sps__cmedia_body_free(a3.body, a3.len);
-	sps_mem_deref(cm);
-	sps__cmedia_tab_free(t);
-	if (loop)
-		sps_loop_free(loop);
+	res_free(r, NRES);
+	fx_close(&f);
 	if (rc)
 		TEST_FAIL("offer in the 2xx to a re-INVITE without SDP not anchored or not refused");
 	return 0;

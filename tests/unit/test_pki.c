@@ -314,6 +314,16 @@ static int conn_run(struct conn *k, SSL_CTX *sctx, SSL_CTX *cctx, const char *ho
 	return -1;
 }
 
+/* Connect with sess: 1 when the session was resumed, 0 when it was a full
+ * handshake, -1 when the connection failed. */
+static int resumed(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess)
+{
+	struct conn k;
+	int r = conn_run(&k, sctx, cctx, DOMAIN, sess) == 0 ? SSL_session_reused(k.c) : -1;
+	conn_free(&k);
+	return r;
+}
+
 static int server_ctx(const char *data, SSL_CTX **out)
 {
 	struct sps_pki_paths p;
@@ -354,9 +364,7 @@ static int tls_resume(const char *data)
 	/* restart: a new server context from the same data dir resumes */
 	SSL_CTX_free(sctx);
 	ASSERT_INT_EQ(server_ctx(data, &sctx), 0);
-	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
-	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
-	conn_free(&k);
+	ASSERT_INT_EQ(resumed(sctx, cctx, sess), 1);
 
 	/* a TLS 1.2 client's ticket (RFC 5077) as well */
 	ASSERT_INT_EQ(sps_tls_ctx_client_new(p.ca_cert, &c12), 0);
@@ -376,28 +384,18 @@ static int tls_resume(const char *data)
 	ASSERT(rotated);
 	struct stat st;
 	ASSERT(stat(tk, &st) == 0 && st.st_size == 8 + 2 * 88);
-	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
-	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
-	conn_free(&k);
-	ASSERT_INT_EQ(conn_run(&k, sctx, c12, DOMAIN, sess12), 0);
-	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
-	conn_free(&k);
+	ASSERT_INT_EQ(resumed(sctx, cctx, sess), 1);
+	ASSERT_INT_EQ(resumed(sctx, c12, sess12), 1);
 	/* the rotated keys survive a restart too */
 	SSL_CTX_free(sctx);
 	ASSERT_INT_EQ(server_ctx(data, &sctx), 0);
-	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
-	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
-	conn_free(&k);
+	ASSERT_INT_EQ(resumed(sctx, cctx, sess), 1);
 	/* rotated twice: a TLS 1.2 ticket (it carries the master secret) is
 	 * refused, a TLS 1.3 one still resumes: phones hold theirs for days */
 	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, now + 2 * period, &rotated), 0);
 	ASSERT(rotated);
-	ASSERT_INT_EQ(conn_run(&k, sctx, c12, DOMAIN, sess12), 0);
-	ASSERT_INT_EQ(SSL_session_reused(k.c), 0);
-	conn_free(&k);
-	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
-	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
-	conn_free(&k);
+	ASSERT_INT_EQ(resumed(sctx, c12, sess12), 0);
+	ASSERT_INT_EQ(resumed(sctx, cctx, sess), 1);
 	/* 7 days of rotations (RFC 8446 4.6.1's longest ticket life): it still
 	 * resumes (a restart here would see keys from the future: time is
 	 * only simulated) */
@@ -407,17 +405,13 @@ static int tls_resume(const char *data)
 	}
 	ASSERT(stat(tk, &st) == 0);
 	ASSERT_INT_EQ((int)st.st_size, 8 + 15 * 88);
-	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
-	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
-	conn_free(&k);
+	ASSERT_INT_EQ(resumed(sctx, cctx, sess), 1);
 	/* one more: its key is older than a ticket may live, and dropped */
 	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, now + 15 * period, &rotated), 0);
 	ASSERT(rotated);
 	ASSERT(stat(tk, &st) == 0);
 	ASSERT_INT_EQ((int)st.st_size, 8 + 15 * 88);
-	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, sess), 0);
-	ASSERT_INT_EQ(SSL_session_reused(k.c), 0);
-	conn_free(&k);
+	ASSERT_INT_EQ(resumed(sctx, cctx, sess), 0);
 
 	SSL_SESSION_free(sess12);
 	SSL_CTX_free(c12);
@@ -514,9 +508,7 @@ static int tls_reload(const char *data)
 	ASSERT(renewed && X509_cmp(after, renewed) == 0);
 	conn_free(&k);
 	/* the old session resumes on the new context */
-	ASSERT_INT_EQ(conn_run(&k, nctx, cctx, DOMAIN, sess), 0);
-	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
-	conn_free(&k);
+	ASSERT_INT_EQ(resumed(nctx, cctx, sess), 1);
 	/* the old context still works; freeing it leaves the keys to the new one */
 	ASSERT_INT_EQ(conn_run(&k, sctx, cctx, DOMAIN, NULL), 0);
 	conn_free(&k);
@@ -526,9 +518,7 @@ static int tls_reload(const char *data)
 						 &rotated),
 		      0);
 	ASSERT(rotated);
-	ASSERT_INT_EQ(conn_run(&k, nctx, cctx, DOMAIN, sess), 0);
-	ASSERT_INT_EQ(SSL_session_reused(k.c), 1);
-	conn_free(&k);
+	ASSERT_INT_EQ(resumed(nctx, cctx, sess), 1);
 
 	/* outgoing trust: a bundle without our CA, no system store: refused */
 	ASSERT_INT_EQ(sps_tls_ctx_client_trust(NULL, false, &other), EINVAL);
