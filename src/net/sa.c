@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +152,35 @@ bool sps_sa_is_any(const struct sps_sa *sa)
 	static const uint8_t any6[16], any4[16] = {[10] = 0xff, [11] = 0xff};
 	sps_sa_ip16(sa, ip);
 	return memcmp(ip, sps_sa_family(sa) == AF_INET ? any4 : any6, 16) == 0;
+}
+
+size_t sps_sa_local_ips(int family, char (*out)[SPS_SA_IPSTRLEN], size_t max)
+{
+	struct ifaddrs *list = NULL;
+	size_t n = 0;
+	if (getifaddrs(&list) != 0)
+		return 0;
+	for (const struct ifaddrs *i = list; i && n < max; i = i->ifa_next) {
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		int f = i->ifa_addr->sa_family;
+		const void *a;
+		if (f == AF_INET) {
+			a = &((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr;
+		} else if (f == AF_INET6 && family == AF_INET6) {
+			const struct in6_addr *a6 =
+				&((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr;
+			if (IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_LOOPBACK(a6))
+				continue;
+			a = a6;
+		} else {
+			continue;
+		}
+		if (inet_ntop(f, a, out[n], SPS_SA_IPSTRLEN))
+			n++;
+	}
+	freeifaddrs(list);
+	return n;
 }
 
 bool sps_sa_eq_ip(const struct sps_sa *a, const struct sps_sa *b)

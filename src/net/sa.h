@@ -37,6 +37,14 @@ static inline int sps_sa_family(const struct sps_sa *sa) { return sa->ss.ss_fami
 uint16_t sps_sa_port(const struct sps_sa *sa);
 void sps_sa_set_port(struct sps_sa *sa, uint16_t port);
 bool sps_sa_is_any(const struct sps_sa *sa);
+/* Enough for a numeric IPv6 address ("ffff:...:255.255.255.255"). */
+#define SPS_SA_IPSTRLEN 46
+/* The addresses of this host's interfaces that are up: what clients reach a
+ * socket bound to the wildcard of `family` at - IPv4 ones for AF_INET, IPv6
+ * and IPv4 ones for AF_INET6 (a dual-stack socket). Loopback and IPv6
+ * link-local addresses (which need a scope) are left out. Writes up to max
+ * numeric strings to out and returns how many. */
+size_t sps_sa_local_ips(int family, char (*out)[SPS_SA_IPSTRLEN], size_t max);
 
 /* Same family, address and port. */
 bool sps_sa_eq(const struct sps_sa *a, const struct sps_sa *b);

@@ -328,8 +328,18 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 	/* the built-in CA and the SIP certificate, on first start */
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
-	const char *ips[1] = {conf->listen};
-	struct sps_pki_names names = {conf->domain, host, ips, sps_sa_is_any(&s.local_ip) ? 0 : 1};
+	/* IP SANs: the listen address or, on the wildcard, the host's
+	 * addresses (phones set up with the server's IP check it) and
+	 * 127.0.0.1 (sps_pki_names) */
+	char local[16][SPS_SA_IPSTRLEN];
+	const char *ips[1 + 16] = {conf->listen};
+	size_t nips = 1;
+	if (sps_sa_is_any(&s.local_ip)) {
+		size_t nl = sps_sa_local_ips(sps_sa_family(&s.local_ip), local, 16);
+		for (size_t i = 0; i < nl; i++)
+			ips[nips++] = local[i];
+	}
+	struct sps_pki_names names = {conf->domain, host, ips, nips};
 	bool created = false;
 	if ((rc = sps_pki_ensure(conf->data, &names, &created))) {
 		snprintf(err, errsize, "cannot create the certificates in %s/certs: %s%s", conf->data,

@@ -2,7 +2,8 @@
 # `sipsec serve`: first start creates the CA; SIPp OPTIONS over UDP, TCP and
 # TLS (socat in front of SIPp's TCP mode) get 200; the exported CA verifies
 # the server certificate; a port in use is a clear error; SIGTERM stops cleanly;
-# a low soft open-file limit is raised for the connections and media ports.
+# a low soft open-file limit is raised for the connections and media ports;
+# on the wildcard address the certificate names the host's addresses.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/data
@@ -73,5 +74,16 @@ assert soft == min(want, hard), (soft, hard, want)
 assert ("open-file limit" in log) == (hard < want), log
 PY
 kill "$P3"
+
+# on the wildcard address (the default) the certificate names the host's
+# addresses, for phones set up with the server's IP, and 127.0.0.1
+D4=$T/data4
+start_sipsec "$D4" --listen 0.0.0.0 --domain sip.test --sip-port "$(free_port)" \
+	--tls-port "$(free_port)"
+sans=$("$SIPSEC" cert show --data "$D4" | grep -m1 "SANs:")
+for ip in 127.0.0.1 $(ip -4 -o addr show up scope global | awk '{ sub("/.*", "", $4); print $4 }'); do
+	case "$sans, " in *"IP:$ip, "*) ;; *) fail "IP:$ip not in the certificate: $sans" ;; esac
+done
+stop_sipsec
 [ ! -e "$D/sipsec.pid" ] || fail "pid file left behind"
 echo "serve ok"
