@@ -39,9 +39,12 @@
 #define PATH_LEN 1024
 
 /* ---- ticket keys ----
- * File DATADIR/tls/ticket-keys (0600): the magic "SPSTKEY1", then 1..TK_MAX
+ * File DATADIR/tls/ticket-keys (0600): the magic "SPSTKEY1", then 1..2
  * records {name[16], hmac_key[32], aes_key[32], created (uint64 BE, unix
- * time)}, current key first. */
+ * time)}, current key first, then the previous one (the format of sipsec
+ * before TLS 1.3 tickets lived longer, so that an older binary still
+ * starts); DATADIR/tls/ticket-keys.tls13 the same with the older keys that
+ * only decrypt TLS 1.3 tickets, newest first (absent when there are none). */
 
 #define TK_MAGIC "SPSTKEY1"
 #define TK_MAGIC_LEN 8
@@ -54,6 +57,8 @@
  * default 12-hour rotation. */
 #define TK_MAX 16
 #define TK_FILE_MAX (TK_MAGIC_LEN + TK_MAX * TK_REC_LEN)
+#define TK_MAIN 2 /* keys in ticket-keys; the rest in ticket-keys.tls13 */
+#define TK_OLD_SUFFIX ".tls13"
 
 struct tk_key {
 	unsigned char name[TK_NAME_LEN];
@@ -164,7 +169,7 @@ static int write_private_atomic(const char *path, const unsigned char *data, siz
 	return 0;
 }
 
-static int tk_save(const char *path, const struct tk_key *keys, unsigned n)
+static int tk_save_file(const char *path, const struct tk_key *keys, unsigned n)
 {
 	unsigned char buf[TK_FILE_MAX], *p = buf;
 	memcpy(p, TK_MAGIC, TK_MAGIC_LEN);
@@ -183,14 +188,30 @@ static int tk_save(const char *path, const struct tk_key *keys, unsigned n)
 	return rc;
 }
 
-/* Load the key file into st. Returns 0, ENOENT, EBADMSG or an errno. */
-static int tk_load(struct tk_state *st)
+/* Save keys[0..n) of st: the current and previous key to st->path, older
+ * ones to st->path.tls13 (written first: a crash in between leaves a key in
+ * both files at worst, which is harmless). */
+static int tk_save(const struct tk_state *st, const struct tk_key *keys, unsigned n)
+{
+	char old[PATH_LEN + sizeof(TK_OLD_SUFFIX)];
+	snprintf(old, sizeof(old), "%s" TK_OLD_SUFFIX, st->path);
+	int rc = 0;
+	if (n > TK_MAIN)
+		rc = tk_save_file(old, keys + TK_MAIN, n - TK_MAIN);
+	else if (unlink(old) != 0 && errno != ENOENT)
+		rc = errno;
+	return rc ? rc : tk_save_file(st->path, keys, n < TK_MAIN ? n : TK_MAIN);
+}
+
+/* Load the key file path into keys[0..max), *n the number read. Returns 0,
+ * ENOENT, EBADMSG or an errno. */
+static int tk_load_file(const char *path, struct tk_key *keys, unsigned max, unsigned *n)
 {
 	unsigned char buf[TK_FILE_MAX + 1];
 	struct stat sb;
 	size_t len = 0;
 	int rc = 0;
-	int fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno;
 	/* Anyone who reads these keys can decrypt recorded sessions' tickets. */
@@ -214,10 +235,12 @@ static int tk_load(struct tk_state *st)
 			memcmp(buf, TK_MAGIC, TK_MAGIC_LEN) != 0))
 		rc = EBADMSG;
 	if (rc == 0) {
-		st->n = (unsigned)((len - TK_MAGIC_LEN) / TK_REC_LEN);
-		for (unsigned i = 0; i < st->n; i++) {
+		*n = (unsigned)((len - TK_MAGIC_LEN) / TK_REC_LEN);
+		if (*n > max)
+			*n = max;
+		for (unsigned i = 0; i < *n; i++) {
 			const unsigned char *p = buf + TK_MAGIC_LEN + i * TK_REC_LEN;
-			struct tk_key *k = &st->keys[i];
+			struct tk_key *k = &keys[i];
 			uint64_t c = 0;
 			memcpy(k->name, p, TK_NAME_LEN);
 			memcpy(k->hmac, p + TK_NAME_LEN, TK_SECRET_LEN);
@@ -229,6 +252,23 @@ static int tk_load(struct tk_state *st)
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return rc;
+}
+
+/* Load st's key files: ticket-keys, then ticket-keys.tls13 if there is one
+ * (a missing or corrupt second file only loses TLS 1.3 resumptions). Returns
+ * 0, ENOENT, EBADMSG or an errno of the first file. */
+static int tk_load(struct tk_state *st)
+{
+	unsigned n = 0, more = 0;
+	int rc = tk_load_file(st->path, st->keys, TK_MAX, &n);
+	if (rc)
+		return rc;
+	char old[PATH_LEN + sizeof(TK_OLD_SUFFIX)];
+	snprintf(old, sizeof(old), "%s" TK_OLD_SUFFIX, st->path);
+	if (n == TK_MAIN && tk_load_file(old, st->keys + n, TK_MAX - n, &more) != 0)
+		more = 0;
+	st->n = n + more;
+	return 0;
 }
 
 /* How long a TLS 1.3 ticket stays valid: RFC 8446 4.6.1's maximum of 7 days,
@@ -268,11 +308,15 @@ static int tk_rotate_locked(struct tk_state *st, time_t now, bool *rotated)
 	/* A key encrypted tickets until it was replaced (at the latest a period
 	 * after it was made); they live life13 from then. The previous key
 	 * stays in any case (TLS 1.2 tickets under it). */
-	for (unsigned i = 0; i < st->n && n < TK_MAX; i++)
-		if (i == 0 || (int64_t)now - st->keys[i].created < st->period + st->life13)
+	for (unsigned i = 0; i < st->n && n < TK_MAX; i++) {
+		int64_t age = (int64_t)now - st->keys[i].created;
+		/* from the future (the clock was wrong when it was made, as
+		 * above): gone too, or it would never age out */
+		if (i == 0 || (age < st->period + st->life13 && age >= -st->period))
 			nk[n++] = st->keys[i];
+	}
 	/* Saved before use: a ticket is never issued under a key a restart loses. */
-	if (st->persist && (rc = tk_save(st->path, nk, n)) != 0) {
+	if (st->persist && (rc = tk_save(st, nk, n)) != 0) {
 		OPENSSL_cleanse(nk, sizeof(nk));
 		return rc;
 	}
@@ -303,7 +347,8 @@ static int tk_state_new(const struct sps_tls_conf *conf, struct tk_state **out)
 	st->life13 = tk_lifetime13(st->period);
 	if (conf->datadir) {
 		int n = snprintf(st->path, sizeof(st->path), "%s/tls", conf->datadir);
-		if (n < 0 || (size_t)n + sizeof("/ticket-keys.tmp.4294967295") > sizeof(st->path))
+		if (n < 0 ||
+		    (size_t)n + sizeof("/ticket-keys" TK_OLD_SUFFIX ".tmp.4294967295") > sizeof(st->path))
 			rc = ENAMETOOLONG;
 		if (rc == 0 && (rc = sps_file_mkdir_private(conf->datadir)) == 0 &&
 		    (rc = sps_file_mkdir_private(st->path)) == 0) {
@@ -381,6 +426,19 @@ static int tk_callback(SSL *s, unsigned char key_name[16], unsigned char *iv,
 	}
 	pthread_mutex_unlock(&st->lock);
 	return ret;
+}
+
+/* SSL_CTX_set_session_ticket_cb generation callback, before every ticket:
+ * a TLS 1.3 session (a new one for each ticket, also on resumption) lives
+ * life13 (tk_lifetime13); a TLS 1.2 one keeps the context's period. */
+static int tk_gen(SSL *s, void *arg)
+{
+	const struct tk_state *st = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), tk_index);
+	SSL_SESSION *sess = SSL_get0_session(s);
+	if (st && sess && SSL_version(s) >= TLS1_3_VERSION &&
+	    SSL_SESSION_set_timeout(sess, st->life13) != 1)
+		return 0;
+	return 1;
 }
 
 int sps_tls_ctx_rotate_tickets(SSL_CTX *ctx, time_t now, bool *rotated)
@@ -524,16 +582,18 @@ static int server_ctx_new(const struct sps_tls_conf *conf, struct tk_state *shar
 	} else if ((rc = tk_state_new(conf, &st)) != 0) {
 		goto out;
 	}
-	/* The session lifetime of tickets (RFC 8446 4.6.1 ticket_lifetime; the
-	 * RFC 5077 lifetime hint): the TLS 1.3 one, whose keys are kept as long
-	 * (tk_rotate_locked). TLS 1.2 tickets are refused sooner, once their key
-	 * is older than the previous one (tk_callback). */
-	SSL_CTX_set_timeout(ctx, st->life13);
+	/* The lifetime of a session (the RFC 5077 lifetime hint, RFC 8446
+	 * 4.6.1 ticket_lifetime): one rotation period for TLS 1.2, counted from
+	 * its full handshake (a renewed ticket keeps the session's time), so
+	 * that a master secret lives no longer than before; tk_gen raises a
+	 * TLS 1.3 one to life13, whose keys are kept as long. */
+	SSL_CTX_set_timeout(ctx, st->period);
 	rc = ENOMEM;
 	if (SSL_CTX_set_ex_data(ctx, tk_index, st) != 1)
 		goto out;
 	st = NULL; /* freed with ctx now */
-	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tk_callback) != 1)
+	if (SSL_CTX_set_session_ticket_cb(ctx, tk_gen, NULL, NULL) != 1 ||
+	    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tk_callback) != 1)
 		goto out;
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_callback);
 	SSL_CTX_set_read_ahead(ctx, 1);

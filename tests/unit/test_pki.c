@@ -373,6 +373,12 @@ static int tls_resume(const char *data)
 	ASSERT_INT_EQ(SSL_version(k.c), TLS1_2_VERSION);
 	ASSERT((sess12 = SSL_get1_session(k.c)) != NULL);
 	conn_free(&k);
+	/* the lifetimes the server gave the tickets: 7 days for TLS 1.3 (RFC
+	 * 8446 4.6.1's longest), one rotation period for TLS 1.2 (its ticket
+	 * carries the master secret) */
+	ASSERT_INT_EQ((long)SSL_SESSION_get_ticket_lifetime_hint(sess), 7 * 24 * 3600);
+	ASSERT_INT_EQ((long)SSL_SESSION_get_ticket_lifetime_hint(sess12),
+		      SPS_TLS_TICKET_ROTATE_DEFAULT);
 
 	/* not due yet: no rotation */
 	time_t now = time(NULL);
@@ -397,20 +403,35 @@ static int tls_resume(const char *data)
 	ASSERT_INT_EQ(resumed(sctx, c12, sess12), 0);
 	ASSERT_INT_EQ(resumed(sctx, cctx, sess), 1);
 	/* 7 days of rotations (RFC 8446 4.6.1's longest ticket life): it still
-	 * resumes (a restart here would see keys from the future: time is
-	 * only simulated) */
+	 * resumes */
 	for (int r = 3; r <= 14; r++) {
 		ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, now + r * period, &rotated), 0);
 		ASSERT(rotated);
 	}
+	/* the current and the previous key in ticket-keys (the format an older
+	 * sipsec reads), the 13 older ones apart */
+	char tk13[1110];
+	snprintf(tk13, sizeof(tk13), "%s.tls13", tk);
 	ASSERT(stat(tk, &st) == 0);
-	ASSERT_INT_EQ((int)st.st_size, 8 + 15 * 88);
+	ASSERT_INT_EQ((int)st.st_size, 8 + 2 * 88);
+	ASSERT(stat(tk13, &st) == 0);
+	ASSERT_INT_EQ((int)st.st_size, 8 + 13 * 88);
+	ASSERT_INT_EQ(file_mode(tk13), 0600);
 	ASSERT_INT_EQ(resumed(sctx, cctx, sess), 1);
-	/* one more: its key is older than a ticket may live, and dropped */
+	/* a restart reads the older keys back; to it the simulated ones are
+	 * from the future (a clock that was wrong): a new current key, the old
+	 * current one as previous, and of the others those more than a period
+	 * ahead dropped - left in ticket-keys.tls13 the one from now + period
+	 * and the first one */
+	SSL_CTX_free(sctx);
+	ASSERT_INT_EQ(server_ctx(data, &sctx), 0);
+	ASSERT(stat(tk13, &st) == 0);
+	ASSERT_INT_EQ((int)st.st_size, 8 + 2 * 88);
+	ASSERT_INT_EQ(resumed(sctx, cctx, sess), 1);
+	/* 15 periods on: the first key is older than a ticket may live, and
+	 * dropped */
 	ASSERT_INT_EQ(sps_tls_ctx_rotate_tickets(sctx, now + 15 * period, &rotated), 0);
 	ASSERT(rotated);
-	ASSERT(stat(tk, &st) == 0);
-	ASSERT_INT_EQ((int)st.st_size, 8 + 15 * 88);
 	ASSERT_INT_EQ(resumed(sctx, cctx, sess), 0);
 
 	SSL_SESSION_free(sess12);
