@@ -58,8 +58,10 @@ struct sps_cmedia {
 	char *tag1;                   /* the To tag of the 2xx that offered (its dialog) */
 	char why[200];                /* a late refusal's reason, roles as the users see them */
 	/* an offer in the 2xx to a re-INVITE without SDP (sps__cmedia_reoffer_2xx):
-	 * the ACK of side !re_from is to carry the answer */
-	enum { RE_NONE, RE_WAIT_ANSWER, RE_REFUSED } re2xx;
+	 * the ACK of side !re_from is to carry the answer; once it did, an ACK
+	 * with SDP again (a retransmitted 2xx crossed the ACK, RFC 3261
+	 * 13.2.2.4) gets the same treatment until the next such offer */
+	enum { RE_NONE, RE_WAIT_ANSWER, RE_ANSWERED, RE_REFUSED } re2xx;
 	unsigned re_from;
 };
 
@@ -819,14 +821,17 @@ int sps__cmedia_ack_answer(struct sps_cmedia *cm, struct sps_slice ct, struct sp
 			   struct sps_cmedia_res *res)
 {
 	memset(res, 0, sizeof(*res));
-	bool refused = cm->re2xx == RE_REFUSED;
-	cm->re2xx = RE_NONE;
 	if (!sps__cmedia_is_sdp(ct, body)) {
+		/* RE_ANSWERED: the ACK of a later transaction of the dialog */
+		if (cm->re2xx == RE_WAIT_ANSWER)
+			cm->re2xx = RE_NONE;
 		res->reason = "the ACK carries no SDP answer to the offer in the 2xx";
 		return ENOENT;
 	}
-	if (!refused)
+	if (cm->re2xx != RE_REFUSED) {
+		cm->re2xx = RE_ANSWERED;
 		return sps__cmedia_answer(cm, cm->re_from, false, body, res);
+	}
 	/* the answer to the offerer rejects the stream (RFC 3264 6) */
 	struct sps_sdp *sdp = NULL;
 	const char *why;

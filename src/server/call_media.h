@@ -135,14 +135,16 @@ int sps__cmedia_reoffer(struct sps_cmedia *cm, unsigned from, struct sps_slice s
  * retransmitted 2xx gets the same body again. */
 int sps__cmedia_reoffer_2xx(struct sps_cmedia *cm, unsigned from, struct sps_slice sdp,
 			    struct sps_cmedia_res *res);
-/* Is an ACK from `side` to carry the answer to a sps__cmedia_reoffer_2xx? */
+/* Does an ACK from `side` go through sps__cmedia_ack_answer: it is to carry
+ * the answer to a sps__cmedia_reoffer_2xx, or did (a retransmitted 2xx may
+ * have crossed the first ACK, RFC 3261 13.2.2.4: the same ACK comes again)? */
 bool sps__cmedia_ack_answer_pending(const struct sps_cmedia *cm, unsigned side);
 /* That ACK (ct/body as received): 0 with res->body, its answer rewritten for
- * the offerer; EACCES with res->body rejecting the stream (port 0) when the
- * offer was refused or the answer drops SRTP; ENOENT when the ACK has no
- * SDP (forward it as it is; the offer stays unanswered, RFC 3261 13.3.1.4
- * says the ACK must carry one). Either way the answer is no longer
- * pending. */
+ * the offerer (an ACK with SDP again: the same rewrite); EACCES with
+ * res->body rejecting the stream (port 0) when the offer was refused or the
+ * answer drops SRTP; ENOENT when the ACK has no SDP: forward it as it is
+ * (the first ACK without one leaves the offer unanswered, RFC 3261 13.3.1.4
+ * says it must carry one; later ones are other transactions' ACKs). */
 int sps__cmedia_ack_answer(struct sps_cmedia *cm, struct sps_slice content_type,
 			   struct sps_slice sdp, struct sps_cmedia_res *res);
 

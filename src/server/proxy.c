@@ -313,15 +313,6 @@ static void forward_resp(struct call *c, const struct branch *b, const struct sp
 			SPS_WARN("%.*s: %u from the callee: %s: %s", (int)resp->call_id.l,
 				 resp->call_id.p, resp->status, mr.reason ? mr.reason : "media",
 				 strerror(err));
-		const struct sps_tsx_dest *to0 = c->st ? sps_tsx_dest(c->st) : NULL;
-		if (mr.body && mr.keys && (!to0 || to0->tp != SPS_TP_TLS)) {
-			/* the policy never puts keys towards a hop without TLS: a
-			 * last guard (RFC 4568 8.3), the call ends after the ACK */
-			SPS_WARN("%.*s: SDP with SRTP keys for the caller not sent without TLS",
-				 (int)resp->call_id.l, resp->call_id.p);
-			sps__cmedia_body_free(mr.body, mr.len);
-			mr.body = NULL;
-		}
 		/* without mr.body never the callee's own SDP: media would bypass
 		 * the relay and its keys could cross a hop without TLS; a
 		 * refused call is ended after the caller's ACK (late_end) */
@@ -348,10 +339,18 @@ static void forward_resp(struct call *c, const struct branch *b, const struct sp
 		 * SDP the offer stays unanswered and the caller hangs up */
 		set_body(&e, &nb, &mr);
 	}
-	/* the key-leak guard (RFC 4568 8.3) for SDP we did not anchor */
+	/* the key-leak guard (RFC 4568 8.3): for SDP we rewrote, whose keys
+	 * the policy never puts towards a hop without TLS (a last check: a
+	 * leg's transport was fixed at call setup, an in-dialog request may
+	 * come another way), and for SDP we did not anchor */
 	const struct sps_tsx_dest *up = c->st ? sps_tsx_dest(c->st) : NULL;
-	if (!e.body && up && up->tp != SPS_TP_TLS &&
-	    sps__cmedia_has_keys(resp->content_type, resp->body)) {
+	if (mr.body && mr.keys && (!up || up->tp != SPS_TP_TLS)) {
+		SPS_WARN("%.*s: SDP with SRTP keys in a %u not sent without TLS",
+			 (int)resp->call_id.l, resp->call_id.p, resp->status);
+		e.body = &nobody;
+		e.content_type = NULL;
+	} else if (!e.body && up && up->tp != SPS_TP_TLS &&
+		   sps__cmedia_has_keys(resp->content_type, resp->body)) {
 		SPS_WARN("%.*s: SDP with SRTP keys in a %u not passed on over %s (no TLS)",
 			 (int)resp->call_id.l, resp->call_id.p, resp->status,
 			 up->tp == SPS_TP_UDP ? "UDP" : "TCP");
@@ -1264,6 +1263,13 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 		c->media = sps_mem_ref(cm);
 		c->media_side = side;
 		c->media_re2xx = true;
+	} else if (cm && (m->meth == SPS_METHOD_ACK || m->meth == SPS_METHOD_PRACK) &&
+		   sps__cmedia_is_sdp(m->content_type, m->body)) {
+		/* an SDP no offer of ours expects: never past the relay as it is */
+		SPS_INFO("%.*s: SDP in an in-dialog %s not passed on (no offer pending)",
+			 (int)m->call_id.l, m->call_id.p,
+			 m->meth == SPS_METHOD_ACK ? "ACK" : "PRACK");
+		c->fwd_nobody = true;
 	}
 	int err = forward(c, &d, c->req->ruri_s, NULL, false, popped);
 	if (err && m->meth != SPS_METHOD_ACK)

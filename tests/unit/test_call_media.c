@@ -519,7 +519,16 @@ int test_call_media_reinvite_no_sdp(void)
 		goto out;
 	/* for the callee: its relay port, the tag it offered, sipsec's key */
 	if (sa2.port != s1.port || sa2.tag != 7 || strcmp(sa2.key, s1.key) ||
-	    !strcmp(sa2.key, KEY_B) || sps__cmedia_ack_answer_pending(f.cm, 0))
+	    !strcmp(sa2.key, KEY_B))
+		goto out;
+	/* the same ACK again (a retransmitted 2xx crossed it): the same
+	 * rewrite, never the caller's own SDP; an ACK without SDP goes as is */
+	res_free(&r[A2], 1);
+	if (!sps__cmedia_ack_answer_pending(f.cm, 0) ||
+	    sps__cmedia_ack_answer(f.cm, ct, sps_slice_cstr(a), &r[A2]) || see(&r[A2], &sa2) ||
+	    sa2.port != s1.port || strcmp(sa2.key, s1.key) ||
+	    sps__cmedia_ack_answer(f.cm, SPS_SLICE_NULL, SPS_SLICE_NULL, &r[O3]) != ENOENT ||
+	    r[O3].body)
 		goto out;
 	/* again, the callee now offering plain RTP on its SRTP leg: refused */
 	sdp_make(b, sizeof(b), 5020, NULL, NULL);
@@ -529,8 +538,7 @@ int test_call_media_reinvite_no_sdp(void)
 		goto out;
 	sdp_make(a, sizeof(a), 4020, NULL, NULL);
 	err = sps__cmedia_ack_answer(f.cm, ct, sps_slice_cstr(a), &r[A3]);
-	if (err != EACCES || see(&r[A3], &sa3) || sa3.port || sa3.ncrypto ||
-	    sps__cmedia_ack_answer_pending(f.cm, 0))
+	if (err != EACCES || see(&r[A3], &sa3) || sa3.port || sa3.ncrypto)
 		goto out;
 	rc = 0;
 out:
