@@ -150,9 +150,9 @@ sipp_target() {
 	wait_for listening "$soc" || fail "$1: socat did not listen"
 	TARGET="-t t1 127.0.0.1:$soc"
 }
-# tls_call NAME CALLER_TP CALLEE CALLER_SCENARIO CALLEE_SCENARIO: CALLEE
-# registers over TLS and answers with CALLEE_SCENARIO; alice calls it over
-# CALLER_TP.
+# tls_call NAME CALLER_TP CALLEE CALLER_SCENARIO CALLEE_SCENARIO [DONE]: CALLEE
+# registers over TLS and answers with CALLEE_SCENARIO (which logs
+# "CALLEE-DONE DONE", default late); alice calls it over CALLER_TP.
 tls_call() {
 	local name=$1 pid rc=0
 	mkdir -p "$T/$name/uas" "$T/$name/uac"
@@ -173,7 +173,7 @@ tls_call() {
 		$TARGET -timeout 20s -timeout_error -nostdin -trace_err -trace_msg >/dev/null 2>&1) ||
 		{ cat "$T/$name"/uac/*errors.log 2>/dev/null; tail -20 "$D.log"; fail "$name: alice's call failed"; }
 	wait "$pid" || rc=$?
-	if [ $rc -ne 97 ] || ! grep -q '^CALLEE-DONE late$' "$T/$name"/uas/*_logs.log; then
+	if [ $rc -ne 97 ] || ! grep -q "^CALLEE-DONE ${6:-late}\$" "$T/$name"/uas/*_logs.log; then
 		cat "$T/$name"/uas/*errors.log 2>/dev/null
 		fail "$name: the callee did not complete the call ($rc)"
 	fi
@@ -231,6 +231,55 @@ tls_call tls-srtp tls carol1 late_uac_srtp.xml late_callee_srtp_reinvite.xml
 "$PY" "$T/check_tls.py" srtp "$T/tls-srtp" "$MIN" "$MAX" || fail "TLS late offer not transcrypted"
 tls_call udp-bridge udp carol2 late_uac.xml late_callee_srtp.xml
 "$PY" "$T/check_tls.py" bridge "$T/udp-bridge" "$MIN" "$MAX" || fail "UDP caller of a TLS callee not bridged"
+
+# an early-offer SRTP call over TLS in which the callee re-INVITEs without
+# SDP: the caller's offer in its 200 reaches the callee on the callee leg's
+# relay port with the key sipsec gave that leg, the callee's answer in the
+# ACK reaches the caller on the caller leg's port with its leg's key
+cat >"$T/check_re.py" <<'PY'
+import glob, re, sys
+d, lo, hi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+PHONE_KEYS = ("ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gIGC", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e",
+              "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CB", "yMnKy8zNzs/Q0dLT1NXW19jZ2tvc3d7f4OHi4+Tl")
+
+def received(side):
+    text = open(glob.glob(d + "/" + side + "/*_messages.log")[0], errors="replace").read()
+    return [m.group(1).replace("\r", "") for m in
+            re.finditer(r"message received \[\d+\] bytes :\s*\n\n(.*?)(?=\n-{10,}|\Z)", text, re.S)]
+
+def media(msg):
+    c = re.search(r"(?m)^c=IN IP4 (\S+)", msg).group(1)
+    p = re.search(r"(?m)^m=audio (\d+) (\S+)", msg)
+    keys = re.findall(r"(?m)^a=crypto:\d+ \S+ inline:(\S+)", msg)
+    return c, int(p.group(1)), p.group(2), keys
+
+def one(msgs, start, cseq):
+    got = [m for m in msgs if m.startswith(start) and re.search(r"(?m)^CSeq: " + cseq, m)]
+    assert got, "no %s (CSeq %s) in %s" % (start, cseq, [m.split("\n")[0] for m in msgs])
+    return got[0]
+
+uac, uas = received("uac"), received("uas")
+inv = one(uas, "INVITE ", "2 INVITE")          # the caller's offer, at the callee
+ok = one(uac, "SIP/2.0 200", "2 INVITE")       # the callee's answer, at the caller
+re_inv = one(uac, "INVITE ", "1 INVITE")       # the callee's re-INVITE, at the caller
+re_ok = one(uas, "SIP/2.0 200", "1 INVITE")    # the caller's offer in the 200, at the callee
+re_ack = one(uac, "ACK ", "1 ACK")             # the callee's answer in the ACK, at the caller
+assert "m=audio" not in re_inv, re_inv
+ci, pi, _, ki = media(inv)
+co, po, _, ko = media(ok)
+c2, p2, pr2, k2 = media(re_ok)
+c3, p3, pr3, k3 = media(re_ack)
+assert lo <= pi <= hi and lo <= po <= hi and pi != po, (pi, po)
+assert (c2, p2, pr2) == ("127.0.0.1", pi, "RTP/SAVP"), ("offer in the 200 not anchored", re_ok)
+assert (c3, p3, pr3) == ("127.0.0.1", po, "RTP/SAVP"), ("answer in the ACK not anchored", re_ack)
+assert k2 == ki and k3 == ko and not set(k2 + k3) & set(PHONE_KEYS), (ki, ko, k2, k3)
+print("callee's re-INVITE without SDP anchored: offer on port %d, answer on port %d" % (p2, p3))
+PY
+"$SIPSEC" user add dave1 --password-stdin --srtp offer --data "$D" --domain sip.test \
+	>/dev/null <<<"pw-dave1" || fail "user add dave1"
+tls_call tls-reinvite tls dave1 srtp_caller_reoffers.xml srtp_callee_reinvites.xml reinvited
+"$PY" "$T/check_re.py" "$T/tls-reinvite" "$MIN" "$MAX" ||
+	fail "callee's re-INVITE without SDP not anchored"
 
 # keys never reach the log
 if grep -q "inline:" "$D.log"; then fail "an SRTP key was logged"; fi
