@@ -263,6 +263,12 @@ static int tk_load(struct tk_state *st)
 	int rc = tk_load_file(st->path, st->keys, TK_MAX, &n);
 	if (rc)
 		return rc;
+	if (n > TK_MAIN) {
+		/* all keys in one file (as one development build wrote them):
+		 * split now, as an older sipsec refuses such a file */
+		st->n = n;
+		return st->persist ? tk_save(st, st->keys, n) : 0;
+	}
 	char old[PATH_LEN + sizeof(TK_OLD_SUFFIX)];
 	snprintf(old, sizeof(old), "%s" TK_OLD_SUFFIX, st->path);
 	if (n == TK_MAIN && tk_load_file(old, st->keys + n, TK_MAX - n, &more) != 0)
@@ -279,7 +285,8 @@ static int tk_load(struct tk_state *st)
  * the data dir, and TLS 1.3 resumption here is psk_dhe_ke only (RFC 8446
  * 4.2.9): a stolen ticket key alone decrypts no recorded session, so the
  * longer life costs no forward secrecy. A TLS 1.2 ticket (RFC 5077) holds
- * the master secret itself: its life stays at two rotation periods. */
+ * the master secret itself: a TLS 1.2 session lives one rotation period
+ * from its full handshake, under the current and the previous key only. */
 static long tk_lifetime13(long period)
 {
 	long cover = (long)(TK_MAX - 1) * period;

@@ -14,8 +14,9 @@
 
 #define SPS_TLS_TICKET_ROTATE_DEFAULT (12 * 3600)
 /* Lifetime of a TLS 1.3 session ticket: RFC 8446 4.6.1's maximum, so that
- * phones connected for days still resume after a restart. TLS 1.2 tickets
- * live two rotation periods (they carry the master secret). */
+ * phones connected for days still resume after a restart. A TLS 1.2 session
+ * lives one rotation period from its full handshake (its ticket carries the
+ * master secret). */
 #define SPS_TLS13_TICKET_LIFETIME (7 * 24 * 3600)
 
 /* Settings of a server context. Strings are only borrowed for the call. */

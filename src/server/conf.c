@@ -47,8 +47,8 @@ const struct sps_opt sps_server_opts[] = {
 	 "CA certificates (PEM) trusted when sipsec connects to other servers over TLS "
 	 "(default: the system's trust store plus the built-in CA)", "FILE"},
 	{"ticket-rotate", SPS_OPT_INT, OFF(ticket_rotate), 0, 60, 604800, "43200", false, false,
-	 "seconds between TLS session ticket key rotations (TLS 1.2 tickets stay valid for "
-	 "two periods, TLS 1.3 tickets for 7 days or 15 periods if that is shorter)", "SECONDS"},
+	 "seconds between TLS session ticket key rotations (a TLS 1.2 session resumes for "
+	 "one period, a TLS 1.3 ticket for 7 days or 15 periods if that is shorter)", "SECONDS"},
 	{"digest-algorithms", SPS_OPT_STR, STR(digest_algorithms), 0, 0, "SHA-256,MD5", false,
 	 false,
 	 "digest challenges offered, most preferred first (RFC 8760); give MD5 alone for "
