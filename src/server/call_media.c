@@ -63,6 +63,7 @@ struct sps_cmedia {
 	 * 13.2.2.4) gets the same treatment until the next such offer */
 	enum { RE_NONE, RE_WAIT_ANSWER, RE_ANSWERED, RE_REFUSED } re2xx;
 	unsigned re_from;
+	uint32_t re_cseq; /* the re-INVITE's, which its ACK repeats (RFC 3261 13.2.2.4) */
 };
 
 /* Invariant: every cmedia in the list is in exactly one bucket chain (of
@@ -791,11 +792,12 @@ out:
 	return err;
 }
 
-int sps__cmedia_reoffer_2xx(struct sps_cmedia *cm, unsigned from, struct sps_slice body,
-			    struct sps_cmedia_res *res)
+int sps__cmedia_reoffer_2xx(struct sps_cmedia *cm, unsigned from, uint32_t cseq,
+			    struct sps_slice body, struct sps_cmedia_res *res)
 {
 	int err = sps__cmedia_reoffer(cm, from, body, res);
 	cm->re_from = from;
+	cm->re_cseq = cseq;
 	if (!err) {
 		cm->re2xx = RE_WAIT_ANSWER;
 		return 0;
@@ -812,9 +814,10 @@ int sps__cmedia_reoffer_2xx(struct sps_cmedia *cm, unsigned from, struct sps_sli
 	return err == EBADMSG ? EBADMSG : EACCES;
 }
 
-bool sps__cmedia_ack_answer_pending(const struct sps_cmedia *cm, unsigned side)
+bool sps__cmedia_ack_answer_pending(const struct sps_cmedia *cm, unsigned side, uint32_t cseq)
 {
-	return cm && cm->sess && cm->re2xx != RE_NONE && side == 1 - cm->re_from;
+	return cm && cm->sess && cm->re2xx != RE_NONE && side == 1 - cm->re_from &&
+	       cseq == cm->re_cseq;
 }
 
 int sps__cmedia_ack_answer(struct sps_cmedia *cm, struct sps_slice ct, struct sps_slice body,

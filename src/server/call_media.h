@@ -133,12 +133,14 @@ int sps__cmedia_reoffer(struct sps_cmedia *cm, unsigned from, struct sps_slice s
  * and res->body (may be NULL) the offer with the stream disabled (port 0,
  * no keys); the answer in the ACK is then replaced by a rejection. A
  * retransmitted 2xx gets the same body again. */
-int sps__cmedia_reoffer_2xx(struct sps_cmedia *cm, unsigned from, struct sps_slice sdp,
-			    struct sps_cmedia_res *res);
-/* Does an ACK from `side` go through sps__cmedia_ack_answer: it is to carry
- * the answer to a sps__cmedia_reoffer_2xx, or did (a retransmitted 2xx may
- * have crossed the first ACK, RFC 3261 13.2.2.4: the same ACK comes again)? */
-bool sps__cmedia_ack_answer_pending(const struct sps_cmedia *cm, unsigned side);
+int sps__cmedia_reoffer_2xx(struct sps_cmedia *cm, unsigned from, uint32_t cseq,
+			    struct sps_slice sdp, struct sps_cmedia_res *res);
+/* Does an ACK from `side` with CSeq number cseq go through
+ * sps__cmedia_ack_answer: it is the ACK of the re-INVITE (same CSeq number,
+ * RFC 3261 13.2.2.4) whose 2xx went through sps__cmedia_reoffer_2xx (cseq:
+ * that re-INVITE's), to carry the answer or to repeat it (a retransmitted
+ * 2xx may have crossed the first ACK)? */
+bool sps__cmedia_ack_answer_pending(const struct sps_cmedia *cm, unsigned side, uint32_t cseq);
 /* That ACK (ct/body as received): 0 with res->body, its answer rewritten for
  * the offerer (an ACK with SDP again: the same rewrite); EACCES with
  * res->body rejecting the stream (port 0) when the offer was refused or the

@@ -284,7 +284,8 @@ static void forward_resp(struct call *c, const struct branch *b, const struct sp
 		 * SDP in a 18x is not passed on (the 2xx carries the offer) */
 		int err = 0;
 		if (resp->status >= 200)
-			err = sps__cmedia_reoffer_2xx(c->media, 1 - c->media_side, resp->body, &mr);
+			err = sps__cmedia_reoffer_2xx(c->media, 1 - c->media_side, resp->cseq.num,
+						      resp->body, &mr);
 		if (err)
 			SPS_WARN("%.*s: %u to a re-INVITE without SDP: %s", (int)resp->call_id.l,
 				 resp->call_id.p, resp->status, mr.reason ? mr.reason : strerror(err));
@@ -1213,7 +1214,8 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 	struct sps_cmedia_res lr = {0};
 	if (cm && m->meth == SPS_METHOD_BYE) {
 		sps__cmedia_end(cm); /* the call is over */
-	} else if (cm && m->meth == SPS_METHOD_ACK && sps__cmedia_ack_answer_pending(cm, side)) {
+	} else if (cm && m->meth == SPS_METHOD_ACK &&
+		   sps__cmedia_ack_answer_pending(cm, side, m->cseq.num)) {
 		/* the answer to an offer in a 2xx to a re-INVITE without SDP */
 		int aerr = sps__cmedia_ack_answer(cm, m->content_type, m->body, &lr);
 		if (aerr && aerr != ENOENT)
@@ -1242,9 +1244,12 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 			c->fwd_nobody = !lr.body && m->body.l;
 			lr.body = NULL;
 		}
-	} else if (cm && (m->meth == SPS_METHOD_INVITE || m->meth == SPS_METHOD_UPDATE) &&
+	} else if (cm &&
+		   (m->meth == SPS_METHOD_INVITE || m->meth == SPS_METHOD_UPDATE ||
+		    m->meth == SPS_METHOD_PRACK) &&
 		   sps__cmedia_is_sdp(m->content_type, m->body)) {
-		/* RFC 3264 8: a new offer in the dialog (hold, resume, new keys) */
+		/* RFC 3264 8: a new offer in the dialog (hold, resume, new keys;
+		 * in a PRACK, RFC 3262 5) */
 		struct sps_cmedia_res mr;
 		int merr = sps__cmedia_reoffer(cm, side, c->req->body, &mr);
 		if (merr) {
@@ -1263,12 +1268,10 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 		c->media = sps_mem_ref(cm);
 		c->media_side = side;
 		c->media_re2xx = true;
-	} else if (cm && (m->meth == SPS_METHOD_ACK || m->meth == SPS_METHOD_PRACK) &&
-		   sps__cmedia_is_sdp(m->content_type, m->body)) {
-		/* an SDP no offer of ours expects: never past the relay as it is */
-		SPS_INFO("%.*s: SDP in an in-dialog %s not passed on (no offer pending)",
-			 (int)m->call_id.l, m->call_id.p,
-			 m->meth == SPS_METHOD_ACK ? "ACK" : "PRACK");
+	} else if (cm && m->meth == SPS_METHOD_ACK && sps__cmedia_is_sdp(m->content_type, m->body)) {
+		/* an answer no offer of ours expects: never past the relay as it is */
+		SPS_INFO("%.*s: SDP in an in-dialog ACK not passed on (no offer pending)",
+			 (int)m->call_id.l, m->call_id.p);
 		c->fwd_nobody = true;
 	}
 	int err = forward(c, &d, c->req->ruri_s, NULL, false, popped);

@@ -506,14 +506,16 @@ int test_call_media_reinvite_no_sdp(void)
 	    sps__cmedia_answer(f.cm, 0, true, sps_slice_cstr(b), &r[ANS]) || see(&r[ANS], &s0))
 		goto out;
 	/* the caller re-INVITEs without SDP: the callee (side 1) offers */
-	if (sps__cmedia_ack_answer_pending(f.cm, 0) || sdp_make(b, sizeof(b), 5010, KEY_A, NULL) ||
-	    sps__cmedia_reoffer_2xx(f.cm, 1, sps_slice_cstr(b), &r[O2]) || see(&r[O2], &so2))
+	if (sps__cmedia_ack_answer_pending(f.cm, 0, 3) || sdp_make(b, sizeof(b), 5010, KEY_A, NULL) ||
+	    sps__cmedia_reoffer_2xx(f.cm, 1, 3, sps_slice_cstr(b), &r[O2]) || see(&r[O2], &so2))
 		goto out;
 	/* for the caller: its relay port, its leg's key, not the callee's */
 	if (so2.port != s0.port || strcmp(so2.key, s0.key) || !strcmp(so2.key, KEY_A) ||
 	    strcmp(so2.proto, "RTP/SAVP") || !r[O2].keys)
 		goto out;
-	if (!sps__cmedia_ack_answer_pending(f.cm, 0) || sps__cmedia_ack_answer_pending(f.cm, 1) ||
+	/* only the re-INVITE's ACK (its CSeq number) from the caller answers */
+	if (!sps__cmedia_ack_answer_pending(f.cm, 0, 3) || sps__cmedia_ack_answer_pending(f.cm, 1, 3) ||
+	    sps__cmedia_ack_answer_pending(f.cm, 0, 2) ||
 	    sdp_make(a, sizeof(a), 4010, KEY_B, NULL) ||
 	    sps__cmedia_ack_answer(f.cm, ct, sps_slice_cstr(a), &r[A2]) || see(&r[A2], &sa2))
 		goto out;
@@ -524,7 +526,7 @@ int test_call_media_reinvite_no_sdp(void)
 	/* the same ACK again (a retransmitted 2xx crossed it): the same
 	 * rewrite, never the caller's own SDP; an ACK without SDP goes as is */
 	res_free(&r[A2], 1);
-	if (!sps__cmedia_ack_answer_pending(f.cm, 0) ||
+	if (!sps__cmedia_ack_answer_pending(f.cm, 0, 3) ||
 	    sps__cmedia_ack_answer(f.cm, ct, sps_slice_cstr(a), &r[A2]) || see(&r[A2], &sa2) ||
 	    sa2.port != s1.port || strcmp(sa2.key, s1.key) ||
 	    sps__cmedia_ack_answer(f.cm, SPS_SLICE_NULL, SPS_SLICE_NULL, &r[O3]) != ENOENT ||
@@ -532,7 +534,7 @@ int test_call_media_reinvite_no_sdp(void)
 		goto out;
 	/* again, the callee now offering plain RTP on its SRTP leg: refused */
 	sdp_make(b, sizeof(b), 5020, NULL, NULL);
-	err = sps__cmedia_reoffer_2xx(f.cm, 1, sps_slice_cstr(b), &r[O3]);
+	err = sps__cmedia_reoffer_2xx(f.cm, 1, 4, sps_slice_cstr(b), &r[O3]);
 	if (err != EACCES || !r[O3].reason || see(&r[O3], &so3) || so3.port || so3.ncrypto ||
 	    r[O3].keys)
 		goto out;
