@@ -154,30 +154,45 @@ bool sps_sa_is_any(const struct sps_sa *sa)
 	return memcmp(ip, sps_sa_family(sa) == AF_INET ? any4 : any6, 16) == 0;
 }
 
-size_t sps_sa_local_ips(int family, char (*out)[SPS_SA_IPSTRLEN], size_t max)
+size_t sps_sa_local_ips(int family, char (*out)[SPS_SA_IPSTRLEN], size_t max, bool *more)
 {
 	struct ifaddrs *list = NULL;
 	size_t n = 0;
+	if (more)
+		*more = false;
 	if (getifaddrs(&list) != 0)
 		return 0;
-	for (const struct ifaddrs *i = list; i && n < max; i = i->ifa_next) {
-		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+	for (const struct ifaddrs *i = list; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != family || !(i->ifa_flags & IFF_UP))
 			continue;
-		int f = i->ifa_addr->sa_family;
 		const void *a;
-		if (f == AF_INET) {
-			a = &((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr;
-		} else if (f == AF_INET6 && family == AF_INET6) {
+		if (family == AF_INET) {
+			const struct in_addr *a4 =
+				&((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr;
+			if ((ntohl(a4->s_addr) >> 24) == 127)
+				continue;
+			a = a4;
+		} else {
 			const struct in6_addr *a6 =
 				&((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr;
 			if (IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_LOOPBACK(a6))
 				continue;
 			a = a6;
-		} else {
-			continue;
 		}
-		if (inet_ntop(f, a, out[n], SPS_SA_IPSTRLEN))
-			n++;
+		char ip[SPS_SA_IPSTRLEN];
+		if (!inet_ntop(family, a, ip, sizeof(ip)))
+			continue;
+		bool seen = false;
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = strcmp(out[k], ip) == 0;
+		if (seen)
+			continue;
+		if (n == max) {
+			if (more)
+				*more = true;
+			break;
+		}
+		memcpy(out[n++], ip, sizeof(ip));
 	}
 	freeifaddrs(list);
 	return n;

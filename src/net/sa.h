@@ -39,12 +39,13 @@ void sps_sa_set_port(struct sps_sa *sa, uint16_t port);
 bool sps_sa_is_any(const struct sps_sa *sa);
 /* Enough for a numeric IPv6 address ("ffff:...:255.255.255.255"). */
 #define SPS_SA_IPSTRLEN 46
-/* The addresses of this host's interfaces that are up: what clients reach a
- * socket bound to the wildcard of `family` at - IPv4 ones for AF_INET, IPv6
- * and IPv4 ones for AF_INET6 (a dual-stack socket). Loopback and IPv6
- * link-local addresses (which need a scope) are left out. Writes up to max
- * numeric strings to out and returns how many. */
-size_t sps_sa_local_ips(int family, char (*out)[SPS_SA_IPSTRLEN], size_t max);
+/* The addresses of `family` on this host's interfaces that are up: what
+ * clients reach a socket bound to that family's wildcard at (sipsec's IPv6
+ * sockets are IPv6 only). Loopback addresses (127.0.0.0/8, ::1) and IPv6
+ * link-local ones (which need a scope) are left out, each address is listed
+ * once. Writes up to max numeric strings to out and returns how many;
+ * *more (may be NULL) tells whether others did not fit. */
+size_t sps_sa_local_ips(int family, char (*out)[SPS_SA_IPSTRLEN], size_t max, bool *more);
 
 /* Same family, address and port. */
 bool sps_sa_eq(const struct sps_sa *a, const struct sps_sa *b);

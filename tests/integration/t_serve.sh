@@ -81,7 +81,12 @@ D4=$T/data4
 start_sipsec "$D4" --listen 0.0.0.0 --domain sip.test --sip-port "$(free_port)" \
 	--tls-port "$(free_port)"
 sans=$("$SIPSEC" cert show --data "$D4" | grep -m1 "SANs:")
-for ip in 127.0.0.1 $(ip -4 -o addr show up scope global | awk '{ sub("/.*", "", $4); print $4 }'); do
+command -v ip >/dev/null || fail "ip (iproute2) is needed"
+# the same rule as sipsec's: interfaces that are up, addresses not 127/8
+mapfile -t want < <(ip -4 -o addr show up |
+	awk '{ sub("/.*", "", $4); if ($4 !~ /^127\./) print $4 }' | sort -u)
+[ ${#want[@]} -le 32 ] || want=() # more than fit: only 127.0.0.1 is certain
+for ip in 127.0.0.1 "${want[@]}"; do
 	case "$sans, " in *"IP:$ip, "*) ;; *) fail "IP:$ip not in the certificate: $sans" ;; esac
 done
 stop_sipsec

@@ -253,18 +253,25 @@ int test_net_sa(void)
 		if (sps_sa_from_str(&b, bad[i]) != EINVAL)
 			TEST_FAIL("accepted \"%s\"", bad[i]);
 	ASSERT_INT_EQ(sps_sa_to_str(&a, buf, 8), ENOSPC);
-	/* the host's addresses for a wildcard socket: no loopback, no
-	 * link-local, IPv4 only for AF_INET */
+	/* the host's addresses for a wildcard socket: of that family, no
+	 * loopback, no link-local, each once; a short array says so */
 	char ips[8][SPS_SA_IPSTRLEN];
 	for (int fam = 0; fam < 2; fam++) {
-		size_t n = sps_sa_local_ips(fam ? AF_INET6 : AF_INET, ips, 8);
-		ASSERT(n <= 8);
+		bool more = true;
+		size_t n = sps_sa_local_ips(fam ? AF_INET6 : AF_INET, ips, 8, &more);
+		ASSERT(n <= 8 && (n == 8 || !more));
 		for (size_t k = 0; k < n; k++) {
 			struct sps_sa ip;
 			ASSERT_INT_EQ(sps_sa_set_str(&ip, ips[k], 0), 0);
-			ASSERT(fam || sps_sa_family(&ip) == AF_INET);
+			ASSERT_INT_EQ(sps_sa_family(&ip), fam ? AF_INET6 : AF_INET);
 			ASSERT(strncmp(ips[k], "127.", 4) != 0 && strcmp(ips[k], "::1") != 0 &&
 			       strncasecmp(ips[k], "fe80:", 5) != 0);
+			for (size_t j = 0; j < k; j++)
+				ASSERT(strcmp(ips[j], ips[k]) != 0);
+		}
+		if (n > 0) {
+			size_t n0 = sps_sa_local_ips(fam ? AF_INET6 : AF_INET, ips, 0, &more);
+			ASSERT(n0 == 0 && more);
 		}
 	}
 	return 0;
