@@ -220,8 +220,9 @@ if mode == "srtp":
     c3, p3, pr3, k3 = media(re_ack[0])
     assert (c2, p2, pr2) == ("127.0.0.1", p0, "RTP/SAVP"), ("re-INVITE offer not anchored", re_ok[0])
     assert (c3, p3, pr3) == ("127.0.0.1", p1, "RTP/SAVP"), ("re-INVITE answer not anchored", re_ack[0])
-    assert len(k2) == 1 and len(k3) == 1 and not set(k2 + k3) & set(PHONE_KEYS), (k2, k3)
-    assert k2[0] != k3[0], "both legs got the same key"
+    # each leg keeps the key sipsec made for it (RFC 4568 7.1.4: an offer
+    # may bring new keys; ours stay), never a phone's, never the other leg's
+    assert k2 == k0 and k3 == k1 and not set(k2 + k3) & set(PHONE_KEYS), (k0, k1, k2, k3)
     print("re-INVITE without SDP anchored: offer in the 200 on port %d, answer in the ACK on port %d" % (p2, p3))
 else:  # the caller is on UDP: plain RTP and no key towards it (RFC 4568 8.3)
     assert pr0 == "RTP/AVP" and not k0 and "a=crypto" not in "".join(uac), ok
@@ -270,6 +271,7 @@ co, po, _, ko = media(ok)
 c2, p2, pr2, k2 = media(re_ok)
 c3, p3, pr3, k3 = media(re_ack)
 assert lo <= pi <= hi and lo <= po <= hi and pi != po, (pi, po)
+assert len(ki) == 1 and len(ko) == 1 and ki != ko and media(inv)[2] == "RTP/SAVP", (ki, ko)
 assert (c2, p2, pr2) == ("127.0.0.1", pi, "RTP/SAVP"), ("offer in the 200 not anchored", re_ok)
 assert (c3, p3, pr3) == ("127.0.0.1", po, "RTP/SAVP"), ("answer in the ACK not anchored", re_ack)
 assert k2 == ki and k3 == ko and not set(k2 + k3) & set(PHONE_KEYS), (ki, ko, k2, k3)
