@@ -178,16 +178,12 @@ tls_call() {
 		fail "$name: the callee did not complete the call ($rc)"
 	fi
 }
-cat >"$T/check_tls.py" <<'PY'
-import glob, re, sys
-mode, d, lo, hi = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-CALLEE_KEY = "ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gIGC"
-CALLER_KEY = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"
-# the keys of the re-INVITE's offer (callee) and answer (caller)
-PHONE_KEYS = (CALLEE_KEY, CALLER_KEY, "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CB",
-              "yMnKy8zNzs/Q0dLT1NXW19jZ2tvc3d7f4OHi4+Tl")
+# the SIP messages a SIPp agent received (from its -trace_msg log) and the
+# first audio stream of an SDP: for check_tls.py and check_re.py
+cat >"$T/sipplog.py" <<'PY'
+import glob, re
 
-def received(side):
+def received(d, side):
     text = open(glob.glob(d + "/" + side + "/*_messages.log")[0], errors="replace").read()
     return [m.group(1).replace("\r", "") for m in
             re.finditer(r"message received \[\d+\] bytes :\s*\n\n(.*?)(?=\n-{10,}|\Z)", text, re.S)]
@@ -197,8 +193,18 @@ def media(msg):
     p = re.search(r"(?m)^m=audio (\d+) (\S+)", msg)
     keys = re.findall(r"(?m)^a=crypto:\d+ \S+ inline:(\S+)", msg)
     return c, int(p.group(1)), p.group(2), keys
+PY
+cat >"$T/check_tls.py" <<'PY'
+import re, sys
+from sipplog import received, media
+mode, d, lo, hi = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+CALLEE_KEY = "ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gIGC"
+CALLER_KEY = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"
+# the keys of the re-INVITE's offer (callee) and answer (caller)
+PHONE_KEYS = (CALLEE_KEY, CALLER_KEY, "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CB",
+              "yMnKy8zNzs/Q0dLT1NXW19jZ2tvc3d7f4OHi4+Tl")
 
-uac, uas = received("uac"), received("uas")
+uac, uas = received(d, "uac"), received(d, "uas")
 ok = [m for m in uac if m.startswith("SIP/2.0 200") and re.search(r"(?m)^CSeq: \d+ INVITE", m)][0]
 ack = [m for m in uas if m.startswith("ACK ")][0]
 inv = [m for m in uas if m.startswith("INVITE ")][0]
@@ -238,28 +244,18 @@ tls_call udp-bridge udp carol2 late_uac.xml late_callee_srtp.xml
 # relay port with the key sipsec gave that leg, the callee's answer in the
 # ACK reaches the caller on the caller leg's port with its leg's key
 cat >"$T/check_re.py" <<'PY'
-import glob, re, sys
+import re, sys
+from sipplog import received, media
 d, lo, hi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 PHONE_KEYS = ("ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gIGC", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e",
               "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CB", "yMnKy8zNzs/Q0dLT1NXW19jZ2tvc3d7f4OHi4+Tl")
-
-def received(side):
-    text = open(glob.glob(d + "/" + side + "/*_messages.log")[0], errors="replace").read()
-    return [m.group(1).replace("\r", "") for m in
-            re.finditer(r"message received \[\d+\] bytes :\s*\n\n(.*?)(?=\n-{10,}|\Z)", text, re.S)]
-
-def media(msg):
-    c = re.search(r"(?m)^c=IN IP4 (\S+)", msg).group(1)
-    p = re.search(r"(?m)^m=audio (\d+) (\S+)", msg)
-    keys = re.findall(r"(?m)^a=crypto:\d+ \S+ inline:(\S+)", msg)
-    return c, int(p.group(1)), p.group(2), keys
 
 def one(msgs, start, cseq):
     got = [m for m in msgs if m.startswith(start) and re.search(r"(?m)^CSeq: " + cseq, m)]
     assert got, "no %s (CSeq %s) in %s" % (start, cseq, [m.split("\n")[0] for m in msgs])
     return got[0]
 
-uac, uas = received("uac"), received("uas")
+uac, uas = received(d, "uac"), received(d, "uas")
 inv = one(uas, "INVITE ", "2 INVITE")          # the caller's offer, at the callee
 ok = one(uac, "SIP/2.0 200", "2 INVITE")       # the callee's answer, at the caller
 re_inv = one(uac, "INVITE ", "1 INVITE")       # the callee's re-INVITE, at the caller
