@@ -55,7 +55,9 @@ struct sps_cmedia {
 	const char *late_reason;      /* LATE_REFUSED: why (static) */
 	int late_warn;
 	char *target0;                /* the caller's Contact URI (for a BYE to it) */
-	char *tag1;                   /* the To tag of the 2xx that offered (its dialog) */
+	char *tag1;                   /* the callee's tag of the dialog the session follows
+					 (sps__cmedia_dialog; a late offer: of the 2xx that
+					 offered), NULL until known */
 	char why[200];                /* a late refusal's reason, roles as the users see them */
 	/* an offer in the 2xx to a re-INVITE without SDP (sps__cmedia_reoffer_2xx):
 	 * the ACK of side !re_from is to carry the answer; once it did, an ACK
@@ -248,24 +250,38 @@ static char *dupslice(struct sps_slice s)
 }
 
 struct sps_cmedia *sps__cmedia_find(struct sps_cmedia_tab *t, struct sps_slice call_id,
-				    struct sps_slice from, struct sps_slice to, unsigned *side)
+				    struct sps_slice from, struct sps_slice to, unsigned *side,
+				    bool *other)
 {
+	if (other)
+		*other = false;
 	if (!t || !t->nbuckets)
 		return NULL;
 	uint32_t h = hash_callid(call_id);
 	for (struct sps_cmedia *cm = t->buckets[h & (t->nbuckets - 1)]; cm; cm = cm->hnext) {
 		if (cm->hash != h || !sps_slice_eq(call_id, sps_slice_cstr(cm->call_id)))
 			continue;
+		struct sps_slice callee;
 		if (sps_slice_eq(from, sps_slice_cstr(cm->tag0))) {
 			*side = 0;
-			return cm;
-		}
-		if (sps_slice_eq(to, sps_slice_cstr(cm->tag0))) {
+			callee = to;
+		} else if (sps_slice_eq(to, sps_slice_cstr(cm->tag0))) {
 			*side = 1;
-			return cm;
+			callee = from;
+		} else {
+			continue;
 		}
+		if (other && cm->tag1 && !sps_slice_eq(callee, sps_slice_cstr(cm->tag1)))
+			*other = true;
+		return cm;
 	}
 	return NULL;
+}
+
+void sps__cmedia_dialog(struct sps_cmedia *cm, struct sps_slice to_tag)
+{
+	if (cm && !cm->tag1 && to_tag.l)
+		cm->tag1 = dupslice(to_tag);
 }
 
 /* The address of ours a peer at `peer` reaches: the relay's own when it is
@@ -741,7 +757,8 @@ int sps__cmedia_reoffer(struct sps_cmedia *cm, unsigned from, struct sps_slice b
 		res->reason = "the SDP offer cannot be parsed";
 		return err;
 	}
-	struct leg *x = &cm->leg[from], *y = &cm->leg[1 - from];
+	struct leg *x = &cm->leg[from], *y = &cm->leg[1 - from], saved;
+	bool changed = false;
 	struct sps_srtp_key key;
 	uint32_t tag = 0;
 	memset(&key, 0, sizeof(key));
@@ -768,6 +785,10 @@ int sps__cmedia_reoffer(struct sps_cmedia *cm, unsigned from, struct sps_slice b
 		res->reason = "the new offer asks for SRTP on a leg that is plain RTP";
 		goto out;
 	}
+	/* from here the leg changes: as it was again on any failure, so that a
+	 * refused offer leaves the session as it was */
+	saved = *x;
+	changed = true;
 	if ((err = leg_from_sdp(x, sdp, cm->mi))) {
 		res->reason = "the SDP offer has a connection address that is not an IP address";
 		goto out;
@@ -785,6 +806,12 @@ int sps__cmedia_reoffer(struct sps_cmedia *cm, unsigned from, struct sps_slice b
 		goto out;
 	SPS_DEBUG("call %s: new offer from the %s", cm->call_id, from ? "callee" : "caller");
 out:
+	if (err && changed) {
+		*x = saved;
+		if (update(cm))
+			SPS_WARN("call %s: the relay keeps the refused offer's leg", cm->call_id);
+	}
+	OPENSSL_cleanse(&saved, sizeof(saved));
 	if (err && err != EACCES && !res->reason)
 		res->reason = "the media relay cannot update the call";
 	sps_srtp_key_wipe(&key);

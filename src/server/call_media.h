@@ -167,11 +167,20 @@ int sps__cmedia_answer(struct sps_cmedia *cm, unsigned offerer, bool initial,
 int sps__cmedia_reject(struct sps_cmedia *cm, unsigned offerer, struct sps_slice sdp,
 		       struct sps_cmedia_res *res);
 
-/* The dialog of call_id where one of the two tags is the caller's From
- * tag; *side: the side that uses tag `from` (0 caller, 1 callee). NULL when
- * the call has no media session. */
+/* The media of call_id where one of the two tags is the caller's From tag;
+ * *side: the side that uses tag `from` (0 caller, 1 callee). NULL when the
+ * call has no media session. *other (may be NULL) tells that the request
+ * belongs to another dialog of the call than the one the session follows
+ * (sps__cmedia_dialog): a second fork's, whose stream was rejected - its
+ * requests must not touch the session (a BYE there ends that dialog only). */
 struct sps_cmedia *sps__cmedia_find(struct sps_cmedia_tab *t, struct sps_slice call_id,
-				    struct sps_slice from, struct sps_slice to, unsigned *side);
+				    struct sps_slice from, struct sps_slice to, unsigned *side,
+				    bool *other);
+
+/* The dialog the session follows: the callee's To tag in the first 2xx to
+ * the INVITE that created cm (RFC 3261 12.1.2); later calls change nothing.
+ * Before it is known every dialog of the call is cm's. */
+void sps__cmedia_dialog(struct sps_cmedia *cm, struct sps_slice to_tag);
 
 /* The call is over (BYE, CANCEL, failure): free the relay session. */
 void sps__cmedia_end(struct sps_cmedia *cm);

@@ -327,8 +327,11 @@ static void forward_resp(struct call *c, const struct branch *b, const struct sp
 		} else {
 			err = sps__cmedia_answer(c->media, c->media_side, c->media_initial,
 						 resp->body, &mr);
-			if (resp->status >= 200 && c->media_initial)
+			if (resp->status >= 200 && c->media_initial) {
 				c->media_br = br;
+				sps__cmedia_dialog(c->media,
+						   resp->to ? resp->to->tag : SPS_SLICE_NULL);
+			}
 		}
 		if (err && err != EACCES)
 			SPS_WARN("%.*s: %u from the %s: %s: %s", (int)resp->call_id.l,
@@ -1207,11 +1210,31 @@ static bool route_in_dialog(struct sps_server *s, const struct sps_origin *o,
 	if (m->meth == SPS_METHOD_BYE && s->calltab && m->from && m->to)
 		sps__calls_end(s->calltab, m->call_id, m->from->tag, m->to->tag);
 	unsigned side = 0;
+	bool other = false;
 	struct sps_cmedia *cm = m->from && m->to ? sps__cmedia_find(s->media, m->call_id,
-								    m->from->tag, m->to->tag, &side)
+								    m->from->tag, m->to->tag, &side,
+								    &other)
 						 : NULL;
 	bool late_end = false;
 	struct sps_cmedia_res lr = {0};
+	if (cm && other) {
+		/* a second fork's dialog (its stream was rejected, RFC 3261 16.7
+		 * step 5): never the session's, and no media of its own */
+		cm = NULL;
+		if (sps__cmedia_is_sdp(m->content_type, m->body)) {
+			if (m->meth == SPS_METHOD_INVITE || m->meth == SPS_METHOD_UPDATE ||
+			    m->meth == SPS_METHOD_PRACK) {
+				struct sps_cmedia_res rr = {.warn_code = 305,
+							    .reason = "the media of this dialog of "
+								      "a forked call is not relayed"};
+				c->answered = true;
+				media_refuse(s, o, m, t, EACCES, &rr);
+				keep(s, c);
+				return true;
+			}
+			c->fwd_nobody = true; /* an ACK's: never past the relay */
+		}
+	}
 	if (cm && m->meth == SPS_METHOD_BYE) {
 		sps__cmedia_end(cm); /* the call is over */
 	} else if (cm && m->meth == SPS_METHOD_ACK &&

@@ -173,7 +173,20 @@ int test_call_media_transcrypt(void)
 	    sf.ncrypto || r[2].keys)
 		goto out;
 	unsigned side = 9;
-	if (sps__cmedia_find(f.t, CID, SPS_SLICE_LIT("tag-b"), TAG, &side) != f.cm || side != 1)
+	bool other = true;
+	if (sps__cmedia_find(f.t, CID, SPS_SLICE_LIT("tag-b"), TAG, &side, &other) != f.cm ||
+	    side != 1 || other)
+		goto out;
+	/* once the dialog is known (the first 2xx's To tag), another fork's
+	 * dialog is told apart, from either side */
+	sps__cmedia_dialog(f.cm, SPS_SLICE_LIT("tag-b"));
+	sps__cmedia_dialog(f.cm, SPS_SLICE_LIT("tag-c")); /* the first stays */
+	if (sps__cmedia_find(f.t, CID, TAG, SPS_SLICE_LIT("tag-b"), &side, &other) != f.cm ||
+	    side != 0 || other ||
+	    sps__cmedia_find(f.t, CID, TAG, SPS_SLICE_LIT("tag-c"), &side, &other) != f.cm ||
+	    side != 0 || !other ||
+	    sps__cmedia_find(f.t, CID, SPS_SLICE_LIT("tag-c"), TAG, &side, &other) != f.cm ||
+	    side != 1 || !other)
 		goto out;
 	/* hold from the callee (RFC 3264 8.4): sendonly goes on, same leg key */
 	if (sdp_make(b, sizeof(b), 5000, KEY_B, "a=sendonly\r\n") ||
@@ -290,15 +303,15 @@ static int find_many(struct sps_cmedia_tab *t, struct sps_cmedia **cms, int n)
 		snprintf(cid, sizeof(cid), "call-%d", i);
 		snprintf(tag, sizeof(tag), "tag-%d", i);
 		ASSERT(sps__cmedia_find(t, sps_slice_cstr(cid), sps_slice_cstr(tag),
-					SPS_SLICE_LIT("b"), &side) == cms[i]);
+					SPS_SLICE_LIT("b"), &side, NULL) == cms[i]);
 		ASSERT_INT_EQ(side, 0);
 		ASSERT(sps__cmedia_find(t, sps_slice_cstr(cid), SPS_SLICE_LIT("b"),
-					sps_slice_cstr(tag), &side) == cms[i]);
+					sps_slice_cstr(tag), &side, NULL) == cms[i]);
 		ASSERT_INT_EQ(side, 1);
 		/* the tag of another call under this Call-ID: not this dialog */
 		snprintf(tag, sizeof(tag), "tag-%d", (i + 1) % n);
 		ASSERT(!sps__cmedia_find(t, sps_slice_cstr(cid), sps_slice_cstr(tag),
-					 SPS_SLICE_LIT("b"), &side));
+					 SPS_SLICE_LIT("b"), &side, NULL));
 	}
 	for (int i = 0; i < n; i += 2)
 		sps__cmedia_end(cms[i]);
@@ -309,7 +322,7 @@ static int find_many(struct sps_cmedia_tab *t, struct sps_cmedia **cms, int n)
 		snprintf(tag, sizeof(tag), "tag-%d", i);
 		struct sps_cmedia *f =
 			sps__cmedia_find(t, sps_slice_cstr(cid), sps_slice_cstr(tag),
-					 SPS_SLICE_LIT("b"), &side);
+					 SPS_SLICE_LIT("b"), &side, NULL);
 		ASSERT(f == (i % 2 ? cms[i] : NULL));
 	}
 	for (int i = 1; i < n; i += 2)
