@@ -421,7 +421,7 @@ static int tk_callback(SSL *s, unsigned char key_name[16], unsigned char *iv,
 			const struct tk_key *k = &st->keys[i];
 			if (CRYPTO_memcmp(key_name, k->name, TK_NAME_LEN) != 0)
 				continue;
-			if (i >= 2 && SSL_version(s) < TLS1_3_VERSION)
+			if (i >= TK_MAIN && SSL_version(s) < TLS1_3_VERSION)
 				break; /* see tk_lifetime13 */
 			if (EVP_DecryptInit_ex(cctx, cipher, NULL, k->aes, iv) == 1 &&
 			    tk_mac_init(hctx, k) == 0)

@@ -620,6 +620,21 @@ static int write_disabled(struct sps_cmedia *cm, struct sps_slice body, unsigned
 	return err;
 }
 
+/* Write sdp (an answer of side !to) towards side `to` with the stream
+ * rejected (port 0, no keys, RFC 3264 6); res->body stays NULL when the SDP
+ * is unusable. */
+static void write_rejected(struct sps_cmedia *cm, struct sps_slice body, unsigned to,
+			   struct sps_cmedia_res *res)
+{
+	struct sps_sdp *sdp = NULL;
+	const char *why;
+	if (parse(body, &sdp, &why) != 0)
+		return;
+	if (cm->mi != SIZE_MAX && cm->mi < sdp->nmedia)
+		write_for(cm, sdp, body, to, SPS_OFFER_PLAIN, 0, true, false, res);
+	free(sdp);
+}
+
 int sps__cmedia_late_offer(struct sps_cmedia *cm, struct sps_slice to_tag, struct sps_slice body,
 			   struct sps_cmedia_res *res)
 {
@@ -700,13 +715,7 @@ int sps__cmedia_late_answer(struct sps_cmedia *cm, struct sps_slice to_tag, stru
 		res->reason = cm->late_reason;
 		/* the answer to the callee rejects the stream (RFC 3264 6) */
 		if (sps__cmedia_is_sdp(ct, body)) {
-			struct sps_sdp *sdp = NULL;
-			const char *why;
-			if (parse(body, &sdp, &why) == 0) {
-				if (cm->mi != SIZE_MAX && cm->mi < sdp->nmedia)
-					write_for(cm, sdp, body, 1, SPS_OFFER_PLAIN, 0, true, false, res);
-				free(sdp);
-			}
+			write_rejected(cm, body, 1, res);
 			res->warn_code = cm->late_warn;
 			res->reason = cm->late_reason;
 		}
@@ -863,13 +872,7 @@ int sps__cmedia_ack_answer(struct sps_cmedia *cm, struct sps_slice ct, struct sp
 		return sps__cmedia_answer(cm, cm->re_from, false, body, res);
 	}
 	/* the answer to the offerer rejects the stream (RFC 3264 6) */
-	struct sps_sdp *sdp = NULL;
-	const char *why;
-	if (parse(body, &sdp, &why) == 0) {
-		if (cm->mi < sdp->nmedia)
-			write_for(cm, sdp, body, cm->re_from, SPS_OFFER_PLAIN, 0, true, false, res);
-		free(sdp);
-	}
+	write_rejected(cm, body, cm->re_from, res);
 	res->warn_code = 305;
 	res->reason = "the offer in the 2xx was refused";
 	return EACCES;

@@ -331,12 +331,13 @@ int sps_server_run(const struct sps_server_conf *conf, char *err, size_t errsize
 	/* IP SANs: the listen address or, on the wildcard, the host's
 	 * addresses (phones set up with the server's IP check it) and
 	 * 127.0.0.1 (sps_pki_names) */
-	char local[32][SPS_SA_IPSTRLEN];
-	const char *ips[1 + 32] = {conf->listen};
+	enum { LOCAL_IPS = 32 };
+	char local[LOCAL_IPS][SPS_SA_IPSTRLEN];
+	const char *ips[1 + LOCAL_IPS] = {conf->listen};
 	size_t nips = 1;
 	if (sps_sa_is_any(&s.local_ip)) {
 		bool more = false;
-		size_t nl = sps_sa_local_ips(sps_sa_family(&s.local_ip), local, 32, &more);
+		size_t nl = sps_sa_local_ips(sps_sa_family(&s.local_ip), local, LOCAL_IPS, &more);
 		for (size_t i = 0; i < nl; i++)
 			ips[nips++] = local[i];
 		if (more)
