@@ -121,6 +121,16 @@ static void res_free(struct sps_cmedia_res *r, size_t n)
 	}
 }
 
+/* A test's end: free its results and fixture; 0, or 1 with what failed. */
+static int fx_finish(struct fx *f, struct sps_cmedia_res *r, size_t n, int rc, const char *what)
+{
+	res_free(r, n);
+	fx_close(f);
+	if (rc)
+		TEST_FAIL("%s", what);
+	return 0;
+}
+
 static const struct sps_slice CID = SPS_SLICE_LIT("call-1"), TAG = SPS_SLICE_LIT("tag-a");
 static const struct sps_slice TAG_B = SPS_SLICE_LIT("tag-b");
 
@@ -199,11 +209,7 @@ int test_call_media_transcrypt(void)
 		goto out;
 	rc = 0;
 out:
-	res_free(r, 4);
-	fx_close(&f);
-	if (rc)
-		TEST_FAIL("transcrypting offer/answer through the relay failed");
-	return 0;
+	return fx_finish(&f, r, 4, rc, "transcrypting offer/answer through the relay failed");
 }
 
 /* The key-leak guard and the refusals. */
@@ -246,11 +252,7 @@ int test_call_media_guard(void)
 		goto out;
 	rc = 0;
 out:
-	res_free(r, 3);
-	fx_close(&f);
-	if (rc)
-		TEST_FAIL("key-leak guard / refusal case failed");
-	return 0;
+	return fx_finish(&f, r, 3, rc, "key-leak guard / refusal case failed");
 }
 
 /* A callee that answers plain RTP to an RTP/SAVP offer: the stream is
@@ -271,11 +273,7 @@ int test_call_media_answer_refused(void)
 		goto out;
 	rc = 0;
 out:
-	res_free(r, 2);
-	fx_close(&f);
-	if (rc)
-		TEST_FAIL("a plain answer to an RTP/SAVP offer was not rejected");
-	return 0;
+	return fx_finish(&f, r, 2, rc, "a plain answer to an RTP/SAVP offer was not rejected");
 }
 
 /* Finding a dialog's media among many (the table's Call-ID buckets, grown
@@ -432,11 +430,7 @@ int test_call_media_late(void)
 		goto out;
 	rc = 0;
 out:
-	res_free(r, NRES);
-	fx_close(&f);
-	if (rc)
-		TEST_FAIL("late offer through the relay failed");
-	return 0;
+	return fx_finish(&f, r, NRES, rc, "late offer through the relay failed");
 }
 
 /* Late offers that cannot be satisfied: the 2xx still goes to the caller
@@ -491,11 +485,7 @@ int test_call_media_late_refused(void)
 		goto out;
 	rc = 0;
 out:
-	res_free(r, NRES);
-	fx_close(&f);
-	if (rc)
-		TEST_FAIL("a late offer that cannot be satisfied was not refused safely");
-	return 0;
+	return fx_finish(&f, r, NRES, rc, "a late offer that cannot be satisfied was not refused safely");
 }
 
 /* A re-INVITE without SDP (RFC 3264 8): the other side offers in its 2xx,
@@ -557,9 +547,5 @@ int test_call_media_reinvite_no_sdp(void)
 		goto out;
 	rc = 0;
 out:
-	res_free(r, NRES);
-	fx_close(&f);
-	if (rc)
-		TEST_FAIL("offer in the 2xx to a re-INVITE without SDP not anchored or not refused");
-	return 0;
+	return fx_finish(&f, r, NRES, rc, "offer in the 2xx to a re-INVITE without SDP not anchored or not refused");
 }
